@@ -1,0 +1,161 @@
+"""The ``AzureSession`` settings section, read once from the environment.
+
+Azure Functions flattens configuration sections into environment variables
+with a double underscore (``AzureSession__BaseUrl``), in ``local.settings.json``
+``Values`` locally and in app settings on Azure. This module is the only place
+that reads them; everything else receives a :class:`SessionSettings` instance.
+
+The orchestrator never reads settings (it must be deterministic): the starter
+copies what the orchestration needs into its input (see ``api.starter``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "AzureSession__"
+
+DEFAULT_API_VERSION = "2024-10-02-preview"
+#: The real service's data-plane domain (the seed's ``dynamicsessions.azure.com`` is wrong).
+DYNAMIC_SESSIONS_DOMAIN = "dynamicsessions.io"
+TOKEN_SCOPE = "https://dynamicsessions.io/.default"
+#: The service caps one execution at 220 seconds.
+SERVICE_MAX_EXECUTION_SECONDS = 220
+MIB = 1024 * 1024
+
+AuthMode = Literal["managed-identity", "static-token", "none"]
+
+
+def _env(name: str) -> AliasChoices:
+    """A field read from ``AzureSession__<name>`` (or its plain name, for tests)."""
+    return AliasChoices(f"{ENV_PREFIX}{name}", name)
+
+
+class SettingsError(RuntimeError):
+    """Missing or invalid settings; the message names each setting."""
+
+
+class SessionSettings(BaseSettings):
+    """Everything configurable about talking to a session pool and running workflows."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- where the pool is -------------------------------------------------
+    base_url: str | None = Field(None, validation_alias=_env("BaseUrl"))
+    session_pool_resource_id: str | None = Field(
+        None, validation_alias=_env("SessionPoolResourceId")
+    )
+    pool_management_endpoint: str | None = Field(
+        None, validation_alias=_env("PoolManagementEndpoint")
+    )
+    api_version: str = Field(DEFAULT_API_VERSION, validation_alias=_env("ApiVersion"))
+
+    # --- how to authenticate ------------------------------------------------
+    auth_mode: AuthMode = Field("managed-identity", validation_alias=_env("AuthMode"))
+    managed_identity_client_id: str | None = Field(
+        None, validation_alias=_env("ManagedIdentityClientId")
+    )
+    static_token: SecretStr | None = Field(None, validation_alias=_env("StaticToken"))
+
+    # --- HTTP behaviour -----------------------------------------------------
+    http_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("HttpTimeoutSeconds"))
+    max_retries: int = Field(4, ge=0, le=10, validation_alias=_env("MaxRetries"))
+
+    # --- the seed's file names and command ---------------------------------
+    workflow_file_name: str = Field("workflow.py", validation_alias=_env("WorkflowFileName"))
+    runner_file_name: str = Field("run.py", validation_alias=_env("RunnerFileName"))
+    input_file_name: str = Field("input.json", validation_alias=_env("InputFileName"))
+    output_file_name: str = Field("output.json", validation_alias=_env("OutputFileName"))
+    python_command: str = Field(
+        "python /mnt/data/run.py", validation_alias=_env("PythonCommand")
+    )
+
+    # --- polling and deadlines ---------------------------------------------
+    execution_poll_interval_seconds: float = Field(
+        10.0, gt=0, validation_alias=_env("ExecutionPollIntervalSeconds")
+    )
+    initial_poll_interval_seconds: float = Field(
+        0.5, gt=0, validation_alias=_env("InitialPollIntervalSeconds")
+    )
+    poll_backoff_factor: float = Field(1.5, ge=1, validation_alias=_env("PollBackoffFactor"))
+    default_timeout_seconds: int = Field(300, gt=0, validation_alias=_env("DefaultTimeoutSeconds"))
+    max_timeout_seconds: int = Field(900, gt=0, validation_alias=_env("MaxTimeoutSeconds"))
+    max_execution_seconds: int = Field(
+        SERVICE_MAX_EXECUTION_SECONDS, gt=0, validation_alias=_env("MaxExecutionSeconds")
+    )
+
+    # --- request limits -----------------------------------------------------
+    max_code_bytes: int = Field(1 * MIB, gt=0, validation_alias=_env("MaxCodeBytes"))
+    max_input_bytes: int = Field(10 * MIB, gt=0, validation_alias=_env("MaxInputBytes"))
+    max_preamble_bytes: int = Field(64 * 1024, gt=0, validation_alias=_env("MaxPreambleBytes"))
+    max_command_length: int = Field(4096, gt=0, validation_alias=_env("MaxCommandLength"))
+    max_environment_variables: int = Field(
+        100, gt=0, validation_alias=_env("MaxEnvironmentVariables")
+    )
+    output_tail_chars: int = Field(2000, ge=0, validation_alias=_env("OutputTailChars"))
+
+    # --- sessions and secrets ----------------------------------------------
+    session_identifier_key: SecretStr | None = Field(
+        None, validation_alias=_env("SessionIdentifierKey")
+    )
+    secret_settings_allow_list: str = Field(
+        "", validation_alias=_env("SecretSettingsAllowList")
+    )
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> SessionSettings:
+        if self.max_timeout_seconds < self.default_timeout_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}MaxTimeoutSeconds ({self.max_timeout_seconds}) must be >= "
+                f"{ENV_PREFIX}DefaultTimeoutSeconds ({self.default_timeout_seconds})"
+            )
+        if self.auth_mode == "static-token" and self.static_token is None:
+            raise ValueError(f"{ENV_PREFIX}AuthMode=static-token needs {ENV_PREFIX}StaticToken")
+        return self
+
+    @property
+    def pool_endpoint(self) -> str:
+        """The pool management endpoint: explicit, or ``BaseUrl`` + ``SessionPoolResourceId``."""
+        if self.pool_management_endpoint:
+            return self.pool_management_endpoint.rstrip("/")
+        if self.base_url and self.session_pool_resource_id:
+            return self.base_url.rstrip("/") + "/" + self.session_pool_resource_id.strip("/")
+        raise SettingsError(
+            f"Set {ENV_PREFIX}PoolManagementEndpoint (e.g. https://<region>."
+            f"{DYNAMIC_SESSIONS_DOMAIN}/subscriptions/<sub>/resourceGroups/<rg>/sessionPools/"
+            f"<pool>) or both {ENV_PREFIX}BaseUrl and {ENV_PREFIX}SessionPoolResourceId."
+        )
+
+    @property
+    def secret_settings(self) -> frozenset[str]:
+        """App-setting names that requests may reference as secrets."""
+        return frozenset(
+            name.strip() for name in self.secret_settings_allow_list.split(",") if name.strip()
+        )
+
+
+def load_settings() -> SessionSettings:
+    """Read settings from the environment, failing with every bad setting named."""
+    try:
+        return SessionSettings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(part) for part in err["loc"]) or "settings"
+            problems.append(f"{loc}: {err['msg']}")
+        raise SettingsError("Invalid AzureSession settings: " + "; ".join(problems)) from exc
+
+
+@functools.cache
+def get_settings() -> SessionSettings:
+    """The process-wide settings, built on first use (the Functions host sets env first)."""
+    return load_settings()
