@@ -1,0 +1,91 @@
+"""Latency of the local durable runtime: one-activity orchestration and a 0.5 s timer.
+
+Starts the runtime in-process with a tiny app (tests/local_runtime/apps/bench_app.py),
+drives it through real HTTP (starter route, then the statusQueryGetUri) and writes
+bench/results/local_runtime_hops.json.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from local_runtime.testing import run_local_runtime
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = ROOT / "tests" / "local_runtime" / "apps"
+RESULTS = ROOT / "bench" / "results" / "local_runtime_hops.json"
+RUNS = 30
+TIMER_RUNS = 5
+TIMER_SECONDS = 0.5
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _wait(client: httpx.Client, url: str) -> dict:
+    while True:
+        response = client.get(url)
+        if response.status_code != 202:
+            return response.json()
+        time.sleep(0.001)
+
+
+def main() -> None:
+    """Run both measurements and print them in ms."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_local_runtime(
+            app="scenarios_app:app", app_dir=APP_DIR, db_path=Path(tmp) / "bench.sqlite3"
+        ) as rt,
+        httpx.Client(timeout=30) as client,
+    ):
+        hops: list[float] = []
+        for run in range(RUNS + 3):
+            start = time.perf_counter()
+            response = client.post(f"{rt.api_url}/orchestrators/o_hello", json=f"bench{run}")
+            status = _wait(client, response.json()["statusQueryGetUri"])
+            elapsed = (time.perf_counter() - start) * 1000
+            assert status["runtimeStatus"] == "Completed", status
+            if run >= 3:  # warm-up
+                hops.append(elapsed)
+        lateness: list[float] = []
+        for _ in range(TIMER_RUNS):
+            response = client.post(f"{rt.api_url}/orchestrators/o_timer", json=TIMER_SECONDS)
+            instance_id = response.json()["id"]
+            _wait(client, response.json()["statusQueryGetUri"])
+            history = rt.runtime.store.get_history(instance_id)
+            fire_at = next(e["FireAt"] for e in history if e["EventType"] == 10)
+            started = [e["Timestamp"] for e in history if e["EventType"] == 12]
+            from local_runtime.events import parse_time
+
+            late = (parse_time(started[-1]) - parse_time(fire_at)).total_seconds() * 1000
+            lateness.append(late)
+    result = {
+        "one_activity_start_to_completed_ms": {
+            "runs": RUNS,
+            "p50": round(statistics.median(hops), 2),
+            "p95": round(_percentile(hops, 95), 2),
+            "max": round(max(hops), 2),
+        },
+        "timer_0_5s_fired_late_by_ms": {
+            "runs": TIMER_RUNS,
+            "p50": round(statistics.median(lateness), 2),
+            "max": round(max(lateness), 2),
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

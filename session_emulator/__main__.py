@@ -1,0 +1,97 @@
+"""CLI: ``python -m session_emulator --host 127.0.0.1 --port 8081 ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from .app import create_app
+from .config import (
+    DEFAULT_COOLDOWN_SECONDS,
+    DEFAULT_DATA_DIR,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_POOL_PREFIX,
+    EmulatorConfig,
+)
+from .sandbox import SandboxUnavailable, select_isolation
+
+#: The one environment variable the CLI reads: default egress policy (``none`` or ``all``).
+EGRESS_ENV = "SESSION_EGRESS"
+
+
+def _parser() -> argparse.ArgumentParser:
+    egress = os.environ.get(EGRESS_ENV, "none").strip().lower()
+    if egress not in ("none", "all"):
+        raise SystemExit(f"{EGRESS_ENV} must be 'none' or 'all', not {egress!r}")
+    p = argparse.ArgumentParser(
+        prog="python -m session_emulator",
+        description="A local Azure Container Apps code-interpreter session pool.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="session storage")
+    p.add_argument("--token", default=None, help="require Authorization: Bearer <token>")
+    p.add_argument(
+        "--allow-network",
+        action=argparse.BooleanOptionalAction,
+        default=egress == "all",
+        help=f"let sandboxed code use the network (default from {EGRESS_ENV}=none|all)",
+    )
+    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS)
+    p.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_SECONDS, help="seconds")
+    p.add_argument("--pool-prefix", default=DEFAULT_POOL_PREFIX)
+    p.add_argument("--python", default=sys.executable, help="interpreter used in the sandbox")
+    p.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    p.add_argument(
+        "--insecure-no-sandbox",
+        action="store_true",
+        help="run code WITHOUT isolation if no sandbox works (never on shared machines)",
+    )
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, probe the sandbox (refusing to start without one), serve."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        token=args.token,
+        allow_network=args.allow_network,
+        max_sessions=args.max_sessions,
+        cooldown_seconds=args.cooldown,
+        pool_prefix=args.pool_prefix,
+        python=args.python,
+        insecure_no_sandbox=args.insecure_no_sandbox,
+        max_upload_bytes=args.max_upload_bytes,
+    )
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        logging.warning("binding %s: the emulator is reachable beyond this machine", config.host)
+    try:
+        isolation = select_isolation(config)
+    except SandboxUnavailable as exc:
+        logging.error("refusing to start: %s", exc)
+        return 2
+    app = create_app(config, isolation=isolation)
+    print(
+        f"session emulator: pool endpoint http://{config.host}:{config.port}{config.pool_prefix}",
+        flush=True,
+    )
+    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level.lower())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

