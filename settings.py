@@ -118,6 +118,12 @@ class SessionSettings(BaseSettings):
                 f"{ENV_PREFIX}MaxTimeoutSeconds ({self.max_timeout_seconds}) must be >= "
                 f"{ENV_PREFIX}DefaultTimeoutSeconds ({self.default_timeout_seconds})"
             )
+        key = self.session_identifier_key
+        if key is not None and key.get_secret_value().startswith("@Microsoft.KeyVault("):
+            raise ValueError(
+                f"{ENV_PREFIX}SessionIdentifierKey is an unresolved Key Vault reference: "
+                "check the app identity's Key Vault Secrets User role and restart the app"
+            )
         if self.auth_mode == "static-token" and self.static_token is None:
             raise ValueError(f"{ENV_PREFIX}AuthMode=static-token needs {ENV_PREFIX}StaticToken")
         return self
