@@ -1,0 +1,1 @@
+"""The I/O side: one small async activity per session operation."""

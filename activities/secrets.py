@@ -1,0 +1,59 @@
+"""Secret environment variables: resolved from app settings, kept out of everything else.
+
+Besides ``settings.py`` this is the ONE place that reads the process environment:
+a request names app settings (which must be on
+``AzureSession__SecretSettingsAllowList``), and only ``StartExecution`` turns
+the names into values, so values never enter orchestration history, results or
+logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+from settings import ENV_PREFIX
+
+REDACTED = "***"
+
+
+class SecretResolutionError(Exception):
+    """A secret names an app setting that is not allowed or not set."""
+
+    def __init__(self, message: str, *, type_: str) -> None:
+        super().__init__(message)
+        self.type = type_
+
+
+def resolve_secrets(
+    secrets: Mapping[str, str],
+    *,
+    allowed: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``{variable: value}`` for ``{variable: setting name}``, refusing names not allowed."""
+    allowed = frozenset(allowed)
+    source = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for variable, setting in secrets.items():
+        if setting not in allowed:
+            raise SecretResolutionError(
+                f"Secret {variable!r} names app setting {setting!r}, which is not on "
+                f"{ENV_PREFIX}SecretSettingsAllowList.",
+                type_="SecretNotAllowed",
+            )
+        value = source.get(setting)
+        if value is None:
+            raise SecretResolutionError(
+                f"Secret {variable!r} names app setting {setting!r}, which is not set.",
+                type_="SecretMissing",
+            )
+        values[variable] = value
+    return values
+
+
+def redact(text: str, values: Iterable[str]) -> str:
+    """``text`` with every secret value (longest first) replaced by ``***``."""
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    return text

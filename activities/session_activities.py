@@ -1,0 +1,330 @@
+"""``SessionActivities``: one small async function per session operation.
+
+Each takes an ``orchestrator.models`` request as JSON text (or a dict) and
+returns the matching result as JSON text (``orchestrator.models`` says why
+text). Transient session errors (429, 5xx, transport) are raised so
+``call_activity_with_retry`` retries them; every other failure comes back in
+the result's ``error`` field. The pool identifier is derived here and never
+returned or logged; secret values are resolved here and never returned or
+logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Any, TypeVar
+
+from activities.clients import get_client
+from activities.identity import derive_identifier, identifier_key
+from activities.secrets import SecretResolutionError, redact, resolve_secrets
+from orchestrator.models import (
+    ActivityError,
+    ActivityRequest,
+    BoundaryModel,
+    CleanupRequest,
+    CleanupResult,
+    DownloadRequest,
+    DownloadResult,
+    LauncherSummaryDoc,
+    PollRequest,
+    PollResult,
+    StartRequest,
+    StartResult,
+    StopRequest,
+    StopResult,
+    UploadRequest,
+    UploadResult,
+)
+from session_client.errors import SessionError, SessionNotFound, is_transient
+from settings import SessionSettings, SettingsError, get_settings
+
+logger = logging.getLogger("activities")
+
+Result = TypeVar("Result", bound=BoundaryModel)
+
+#: Longest error message returned in a result.
+MAX_ERROR_CHARS = 4000
+
+
+class TransientSessionError(RuntimeError):
+    """A retryable session failure, re-raised with a redacted message for the retry policy."""
+
+
+def _runner() -> ModuleType:
+    """The ``runner`` package (imported on use; tests may replace this function)."""
+    import runner
+
+    return runner
+
+
+def _tail(text: str | None, chars: int) -> str:
+    if not text or chars <= 0:
+        return ""
+    return text[-chars:]
+
+
+def _where(request: ActivityRequest, execution_id: str | None = None) -> str:
+    return f"instance {request.instance_id} execution {execution_id or '-'}"
+
+
+def _failure(
+    exc: Exception,
+    result_type: type[Result],
+    *,
+    activity: str,
+    request: ActivityRequest,
+    execution_id: str | None = None,
+    secrets: Iterable[str] = (),
+) -> str:
+    """Turn ``exc`` into ``result_type(error=...)``, or raise it if it is worth a retry."""
+    secrets = list(secrets)
+    message = redact(getattr(exc, "message", None) or str(exc), secrets)[:MAX_ERROR_CHARS]
+    where = _where(request, execution_id)
+    if isinstance(exc, SessionError) and is_transient(exc):
+        logger.warning("%s %s: transient %s: %s", activity, where, type(exc).__name__, message)
+        raise TransientSessionError(f"{type(exc).__name__}: {message}") from None
+    if isinstance(exc, SessionError):
+        error = ActivityError(
+            type=type(exc).__name__,
+            message=message,
+            status_code=getattr(exc, "status_code", None),
+            code=getattr(exc, "code", None),
+        )
+    elif isinstance(exc, SecretResolutionError):
+        error = ActivityError(type=exc.type, message=message)
+    elif isinstance(exc, SettingsError):
+        error = ActivityError(type="SettingsError", message=message)
+    elif isinstance(exc, ValueError) and type(exc).__module__.startswith("runner"):
+        error = ActivityError(type=type(exc).__name__, message=message)
+    else:
+        if secrets:
+            raise RuntimeError(f"{activity} failed: {type(exc).__name__}: {message}") from None
+        raise exc
+    logger.warning("%s %s: %s: %s", activity, where, error.type, message)
+    return result_type(error=error).to_wire()
+
+
+def _identifier(request: ActivityRequest, settings: SessionSettings) -> str:
+    return derive_identifier(request.session, request.instance_id, identifier_key(settings))
+
+
+def _settings(settings: SessionSettings | None) -> SessionSettings:
+    return settings if settings is not None else get_settings()
+
+
+async def upload_workflow_files(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Render run.py and upload workflow.py, run.py and input.json; drop a stale output."""
+    request = UploadRequest.from_wire(payload)
+    try:
+        settings = _settings(settings)
+        identifier = _identifier(request, settings)
+        run_py = _runner().render_run_py(
+            preamble=request.runner_preamble,
+            workflow_file=request.workflow_file_name,
+            input_file=request.input_file_name,
+            output_file=request.output_file_name,
+        )
+        files = {
+            request.workflow_file_name: request.workflow_code.encode("utf-8"),
+            request.runner_file_name: run_py.encode("utf-8"),
+            request.input_file_name: json.dumps(request.input, ensure_ascii=False).encode("utf-8"),
+        }
+        client = get_client(settings)
+        # A reused session may still hold the previous run's output.
+        with contextlib.suppress(SessionNotFound):
+            await client.delete_file(identifier, request.output_file_name)
+        await client.upload_files(identifier, files)
+    except Exception as exc:
+        return _failure(exc, UploadResult, activity="UploadWorkflowFiles", request=request)
+    total = sum(len(content) for content in files.values())
+    logger.info("UploadWorkflowFiles %s: %d files, %d bytes", _where(request), len(files), total)
+    return UploadResult(files=list(files), total_bytes=total).to_wire()
+
+
+async def start_execution(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Start the launcher asynchronously with the environment and resolved secrets."""
+    request = StartRequest.from_wire(payload)
+    secret_values: dict[str, str] = {}
+    try:
+        settings = _settings(settings)
+        secret_values = resolve_secrets(
+            request.secret_environment_variables, allowed=settings.secret_settings
+        )
+        identifier = _identifier(request, settings)
+        code = _runner().build_launcher_code(
+            command=request.command,
+            environment={**request.environment_variables, **secret_values},
+            timeout_seconds=request.timeout_seconds,
+            tail_chars=request.tail_chars,
+            redact=list(secret_values.values()),
+        )
+        execution = await get_client(settings).start_execution(
+            identifier,
+            code,
+            timeout_seconds=math.ceil(request.execution_timeout_seconds),
+            execution_id=request.execution_id,
+        )
+    except Exception as exc:
+        return _failure(
+            exc,
+            StartResult,
+            activity="StartExecution",
+            request=request,
+            execution_id=request.execution_id,
+            secrets=secret_values.values(),
+        )
+    logger.info(
+        "StartExecution %s: status %s, %d variables (%d secret)",
+        _where(request, request.execution_id),
+        execution.status,
+        len(request.environment_variables) + len(secret_values),
+        len(secret_values),
+    )
+    return StartResult(execution_id=execution.id, status=str(execution.status)).to_wire()
+
+
+def _secret_values(request: PollRequest, settings: SessionSettings) -> list[str]:
+    """Secret values to redact from returned output (none if they cannot be resolved)."""
+    try:
+        resolved = resolve_secrets(
+            request.secret_environment_variables, allowed=settings.secret_settings
+        )
+    except SecretResolutionError:
+        return []
+    return list(resolved.values())
+
+
+async def get_execution(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Read the execution's status, the launcher summary and bounded output tails."""
+    request = PollRequest.from_wire(payload)
+    secrets: list[str] = []
+    try:
+        settings = _settings(settings)
+        secrets = _secret_values(request, settings)
+        identifier = _identifier(request, settings)
+        execution = await get_client(settings).get_execution(identifier, request.execution_id)
+    except Exception as exc:
+        return _failure(
+            exc,
+            PollResult,
+            activity="GetExecution",
+            request=request,
+            execution_id=request.execution_id,
+            secrets=secrets,
+        )
+    stdout = execution.result.stdout if execution.result else ""
+    stderr = execution.result.stderr if execution.result else ""
+    summary = _runner().parse_launcher_summary(stdout) if stdout else None
+    summary_doc = None
+    if summary is not None:
+        summary_doc = LauncherSummaryDoc(
+            exit_code=summary.exit_code,
+            timed_out=summary.timed_out,
+            duration_ms=summary.duration_ms,
+            stdout_tail=redact(_tail(summary.stdout_tail, request.tail_chars), secrets),
+            stderr_tail=redact(_tail(summary.stderr_tail, request.tail_chars), secrets),
+            error=redact(summary.error, secrets) if summary.error else None,
+        )
+    execution_error = None
+    if execution.error is not None:
+        execution_error = redact(
+            " ".join(filter(None, (execution.error.code, execution.error.message))), secrets
+        )
+    status = str(execution.status)
+    logger.info("GetExecution %s: %s", _where(request, request.execution_id), status)
+    return PollResult(
+        status=status,
+        terminal=bool(execution.is_terminal),
+        summary=summary_doc,
+        stdout_tail=redact(_tail(stdout, request.tail_chars), secrets),
+        stderr_tail=redact(_tail(stderr, request.tail_chars), secrets),
+        execution_error=execution_error or None,
+    ).to_wire()
+
+
+async def download_output(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Download and parse output.json; absent → ``found=False``, not JSON → ``problem``."""
+    request = DownloadRequest.from_wire(payload)
+    try:
+        settings = _settings(settings)
+        identifier = _identifier(request, settings)
+        content = await get_client(settings).download_file(identifier, request.output_file_name)
+    except SessionNotFound:
+        logger.info("DownloadOutput %s: no output", _where(request, request.execution_id))
+        return DownloadResult(found=False).to_wire()
+    except Exception as exc:
+        return _failure(
+            exc,
+            DownloadResult,
+            activity="DownloadOutput",
+            request=request,
+            execution_id=request.execution_id,
+        )
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return DownloadResult(found=True, problem=f"{type(exc).__name__}: {exc}"[:500]).to_wire()
+    logger.info("DownloadOutput %s: %d bytes", _where(request, request.execution_id), len(content))
+    return DownloadResult(found=True, document=document).to_wire()
+
+
+async def cleanup_session(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Delete this run's files; files already gone count as deleted."""
+    request = CleanupRequest.from_wire(payload)
+    deleted: list[str] = []
+    try:
+        settings = _settings(settings)
+        identifier = _identifier(request, settings)
+        client = get_client(settings)
+        for name in request.file_names:
+            with contextlib.suppress(SessionNotFound):
+                await client.delete_file(identifier, name)
+            deleted.append(name)
+    except Exception as exc:
+        return _failure(
+            exc,
+            CleanupResult,
+            activity="CleanupSession",
+            request=request,
+            execution_id=request.execution_id,
+        )
+    logger.info("CleanupSession %s: %d files", _where(request, request.execution_id), len(deleted))
+    return CleanupResult(deleted=deleted).to_wire()
+
+
+async def stop_session(
+    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+) -> str:
+    """Delete the whole session so whatever runs in it stops (best effort)."""
+    request = StopRequest.from_wire(payload)
+    try:
+        settings = _settings(settings)
+        identifier = _identifier(request, settings)
+        await get_client(settings).delete_session(identifier)
+    except SessionNotFound:
+        pass
+    except Exception as exc:
+        return _failure(
+            exc,
+            StopResult,
+            activity="StopSession",
+            request=request,
+            execution_id=request.execution_id,
+        )
+    logger.info("StopSession %s: session deleted", _where(request, request.execution_id))
+    return StopResult(stopped=True).to_wire()

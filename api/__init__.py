@@ -1,0 +1,1 @@
+"""The HTTP surface: request models and validation, the starter, the status answer."""

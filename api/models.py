@@ -1,0 +1,28 @@
+"""The ``POST /api/workflows`` request: the seed's camelCase fields plus two additions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkflowRequest(BaseModel):
+    """A workflow submission. Strict JSON types; unknown fields are rejected.
+
+    Limits that depend on settings are checked by ``api.validation``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    workflow_code: str = Field(alias="workflowCode")
+    input: dict[str, Any] | None = Field(None, alias="input")
+    session_id: str | None = Field(None, alias="sessionId")
+    environment_variables: dict[str, str] | None = Field(None, alias="environmentVariables")
+    runner_preamble: str | None = Field(None, alias="runnerPreamble")
+    command_override: str | None = Field(None, alias="commandOverride")
+    timeout_seconds: int | None = Field(None, alias="timeoutSeconds")
+    #: Variable name -> app-setting NAME (resolved only inside the StartExecution activity).
+    secret_environment_variables: dict[str, str] | None = Field(
+        None, alias="secretEnvironmentVariables"
+    )

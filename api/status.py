@@ -1,0 +1,149 @@
+"""``GetWorkflowStatus``: map a Durable status to the caller's answer.
+
+The mapping functions are pure; :func:`get_workflow_status` only fetches and wraps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from api.problems import (
+    TYPE_INVALID_REQUEST,
+    TYPE_NOT_FOUND,
+    ApiProblem,
+    json_response,
+    problem_response,
+)
+from orchestrator.errors import parse_error_message
+
+INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+#: Longest failure text copied into an unstructured error.
+MAX_RAW_ERROR_CHARS = 4000
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _maybe_json(value: Any) -> Any:
+    """A JSON object kept as text by some hosts, decoded; anything else unchanged."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def phase_of(runtime_status: str | None, custom_status: Any) -> str:
+    """The phase: terminal runtime states win, else the orchestrator's custom status."""
+    if runtime_status in TERMINAL:
+        return runtime_status.lower()
+    custom = _maybe_json(custom_status)
+    if isinstance(custom, dict) and isinstance(custom.get("phase"), str):
+        return custom["phase"]
+    return "pending" if runtime_status in (None, "Pending") else runtime_status.lower()
+
+
+def parse_failure(output: Any) -> dict[str, Any]:
+    """The structured error document from a Failed orchestration's output."""
+    text = output if isinstance(output, str) else json.dumps(output)
+    document = parse_error_message(text)
+    if document is not None:
+        return document
+    return {
+        "type": "OrchestrationFailed",
+        "message": (text or "The orchestration failed without a message.")[:MAX_RAW_ERROR_CHARS],
+    }
+
+
+def status_document(
+    *,
+    instance_id: str,
+    runtime_status: str | None,
+    custom_status: Any = None,
+    created_time: datetime | str | None = None,
+    last_updated_time: datetime | str | None = None,
+    output: Any = None,
+) -> dict[str, Any]:
+    """The JSON answer of ``GET /api/workflowStatus/{instanceId}``."""
+    document: dict[str, Any] = {
+        "instanceId": instance_id,
+        "runtimeStatus": runtime_status,
+        "phase": phase_of(runtime_status, custom_status),
+        "createdTime": _iso(created_time),
+        "lastUpdatedTime": _iso(last_updated_time),
+        "output": None,
+        "error": None,
+    }
+    custom = _maybe_json(custom_status)
+    if isinstance(custom, dict) and custom.get("executionId"):
+        document["executionId"] = custom["executionId"]
+    if runtime_status == "Completed":
+        envelope = _maybe_json(output)
+        if isinstance(envelope, dict) and envelope.get("status") == "succeeded":
+            document["output"] = envelope.get("result")
+            for key in ("logs", "timings", "executionId"):
+                if envelope.get(key) is not None:
+                    document[key] = envelope[key]
+        else:
+            document["output"] = envelope
+    elif runtime_status == "Failed":
+        error = dict(parse_failure(output))
+        logs = error.pop("logs", None)
+        if isinstance(logs, dict):
+            document["logs"] = logs
+        if error.get("executionId"):
+            document["executionId"] = error["executionId"]
+        document["error"] = error
+    elif runtime_status in ("Terminated", "Canceled"):
+        reason = output if isinstance(output, str) else json.dumps(output)
+        document["error"] = {"type": runtime_status, "message": reason or runtime_status}
+    return document
+
+
+def check_instance_id(instance_id: str | None) -> str:
+    """``instance_id`` if well formed, else a 400 problem."""
+    if instance_id is None or not INSTANCE_ID.fullmatch(instance_id):
+        raise ApiProblem(
+            400,
+            "Invalid instance id",
+            "An instance id is 1 to 100 characters of A-Z a-z 0-9 _ -.",
+            type_=TYPE_INVALID_REQUEST,
+            errors=[{"path": "instanceId", "message": "must match [A-Za-z0-9_-]{1,100}"}],
+        )
+    return instance_id
+
+
+async def get_workflow_status(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+    """Handle ``GET /api/workflowStatus/{instanceId}``."""
+    try:
+        instance_id = check_instance_id(req.route_params.get("instanceId"))
+        status = await client.get_status(instance_id)
+        runtime = getattr(status, "runtime_status", None)
+        if not status or runtime is None:
+            raise ApiProblem(
+                404,
+                "Not Found",
+                f"No workflow instance {instance_id!r}.",
+                type_=TYPE_NOT_FOUND,
+            )
+    except ApiProblem as problem:
+        return problem_response(problem)
+    document = status_document(
+        instance_id=instance_id,
+        runtime_status=getattr(runtime, "value", runtime),
+        custom_status=status.custom_status,
+        created_time=status.created_time,
+        last_updated_time=status.last_updated_time,
+        output=status.output,
+    )
+    return json_response(document)

@@ -1,0 +1,74 @@
+"""The Function App: wiring only. Logic lives in ``api/``, ``orchestrator/``, ``activities/``.
+
+Importing this module reads no settings; handlers call ``get_settings()`` when they run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import session_activities
+from api.starter import start_workflow
+from api.status import get_workflow_status
+from orchestrator.workflow_orchestrator import workflow_orchestrator
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="workflows", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def StartWorkflow(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+    """POST /api/workflows: validate and start a workflow run."""
+    return await start_workflow(req, client)
+
+
+@app.route(route="workflowStatus/{instanceId}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def GetWorkflowStatus(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+    """GET /api/workflowStatus/{instanceId}: phase, output or structured error."""
+    return await get_workflow_status(req, client)
+
+
+@app.orchestration_trigger(context_name="context")
+def WorkflowOrchestrator(context: df.DurableOrchestrationContext) -> Any:
+    """Upload, start, poll on durable timers, collect, clean up."""
+    return (yield from workflow_orchestrator(context))
+
+
+@app.activity_trigger(input_name="payload")
+async def UploadWorkflowFiles(payload: str) -> str:
+    """Upload workflow.py, run.py and input.json."""
+    return await session_activities.upload_workflow_files(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def StartExecution(payload: str) -> str:
+    """Start the launcher asynchronously in the session."""
+    return await session_activities.start_execution(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def GetExecution(payload: str) -> str:
+    """Read the execution's status and output tails."""
+    return await session_activities.get_execution(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def DownloadOutput(payload: str) -> str:
+    """Download and parse output.json."""
+    return await session_activities.download_output(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def CleanupSession(payload: str) -> str:
+    """Delete this run's files from an ephemeral session."""
+    return await session_activities.cleanup_session(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def StopSession(payload: str) -> str:
+    """Delete the session so a run past its deadline stops."""
+    return await session_activities.stop_session(payload)

@@ -1,0 +1,1 @@
+"""The deterministic part: the workflow orchestration and the models it exchanges."""

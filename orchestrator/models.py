@@ -1,0 +1,283 @@
+"""Pydantic models that cross the durable boundary as JSON text.
+
+Internal payloads (orchestration input, activity requests and results) are
+snake_case and travel as ``model_dump_json()`` strings, not dicts: the durable
+library's loose JSON decoding turns any object with ``__class__``/``__module__``/
+``__data__`` keys into a Python object, and user data (input, output.json,
+variable names) must never be interpreted that way. ``from_wire`` accepts the
+text or an already decoded dict. The documents a caller finally sees (the result envelope and the
+error document) are camelCase; dump them with :func:`public_dump`.
+
+Nothing here holds a session identifier or a secret value: activities derive
+the identifier from :class:`SessionRef` and resolve secrets from setting names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+SessionStrategy = Literal["ephemeral", "reuse"]
+
+#: Execution statuses after which an execution can no longer change.
+TERMINAL_EXECUTION_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
+class BoundaryModel(BaseModel):
+    """Immutable snake_case model; unknown fields are ignored so replays survive upgrades."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def dump(self) -> dict[str, Any]:
+        """The model as a JSON-ready dict."""
+        return self.model_dump(mode="json")
+
+    def to_wire(self) -> str:
+        """The JSON text that crosses the durable boundary."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Self:
+        """Parse what crossed the boundary: JSON text or a dict."""
+        if isinstance(raw, str | bytes):
+            return cls.model_validate_json(raw)
+        return cls.model_validate(raw)
+
+
+class PublicModel(BaseModel):
+    """camelCase document shown to callers (through the status endpoint)."""
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+def public_dump(model: PublicModel, *, exclude_none: bool = True) -> dict[str, Any]:
+    """camelCase JSON dict of a public document, by default without empty optional fields."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=exclude_none)
+
+
+# --- orchestration input -------------------------------------------------------
+
+
+class SessionRef(BoundaryModel):
+    """Which session to use; the pool identifier is derived from it inside activities."""
+
+    strategy: SessionStrategy
+    name: str | None = None
+    owner: str = "anonymous"
+
+
+class RunConfig(BoundaryModel):
+    """Every setting the orchestrator needs, copied in by the starter (it never reads settings)."""
+
+    timeout_seconds: int = Field(gt=0)
+    max_execution_seconds: int = Field(gt=0)
+    initial_poll_seconds: float = Field(gt=0)
+    max_poll_seconds: float = Field(gt=0)
+    poll_backoff_factor: float = Field(ge=1)
+    output_tail_chars: int = Field(ge=0)
+    workflow_file_name: str = "workflow.py"
+    runner_file_name: str = "run.py"
+    input_file_name: str = "input.json"
+    output_file_name: str = "output.json"
+    retry_first_interval_ms: int = Field(1000, gt=0)
+    retry_max_attempts: int = Field(4, ge=1)
+    #: Seconds between the launcher's timeout and the session execution's, so the launcher
+    #: can still report when it kills the command.
+    execution_timeout_margin_seconds: int = Field(10, ge=0)
+
+
+class OrchestrationInput(BoundaryModel):
+    """What ``StartWorkflow`` hands to ``WorkflowOrchestrator``."""
+
+    workflow_code: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    session: SessionRef
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+    #: Variable name -> app-setting NAME; values are resolved in ``StartExecution``.
+    secret_environment_variables: dict[str, str] = Field(default_factory=dict)
+    runner_preamble: str | None = None
+    command: str
+    config: RunConfig
+
+
+# --- activity payloads -----------------------------------------------------------
+
+
+class ActivityError(BoundaryModel):
+    """A non-transient failure an activity reports instead of raising."""
+
+    type: str
+    message: str
+    status_code: int | None = None
+    code: str | None = None
+
+
+class ActivityRequest(BoundaryModel):
+    """Fields every activity payload carries."""
+
+    instance_id: str
+    session: SessionRef
+
+
+class UploadRequest(ActivityRequest):
+    """``UploadWorkflowFiles``: workflow.py, run.py (rendered) and input.json."""
+
+    workflow_code: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    runner_preamble: str | None = None
+    workflow_file_name: str = "workflow.py"
+    runner_file_name: str = "run.py"
+    input_file_name: str = "input.json"
+    output_file_name: str = "output.json"
+
+
+class UploadResult(BoundaryModel):
+    """Names of the uploaded files and their total size."""
+
+    files: list[str] = Field(default_factory=list)
+    total_bytes: int = 0
+    error: ActivityError | None = None
+
+
+class StartRequest(ActivityRequest):
+    """``StartExecution``: launch the command asynchronously in the session."""
+
+    execution_id: str
+    command: str
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+    secret_environment_variables: dict[str, str] = Field(default_factory=dict)
+    #: The launcher's own timeout for the command.
+    timeout_seconds: float = Field(gt=0)
+    #: The session execution's timeout: ``timeout_seconds`` plus a margin for the launcher.
+    execution_timeout_seconds: float = Field(gt=0)
+    tail_chars: int = Field(2000, ge=0)
+
+
+class StartResult(BoundaryModel):
+    """The execution as the pool accepted it."""
+
+    execution_id: str | None = None
+    status: str | None = None
+    error: ActivityError | None = None
+
+
+class LauncherSummaryDoc(BoundaryModel):
+    """``runner.LauncherSummary`` as plain data."""
+
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration_ms: int = 0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    error: str | None = None
+
+
+class PollRequest(ActivityRequest):
+    """``GetExecution``: read the execution's status."""
+
+    execution_id: str
+    tail_chars: int = Field(2000, ge=0)
+    #: Setting names whose values are redacted from returned output.
+    secret_environment_variables: dict[str, str] = Field(default_factory=dict)
+
+
+class PollResult(BoundaryModel):
+    """Execution status, the launcher summary once it printed one, bounded raw tails."""
+
+    status: str | None = None
+    terminal: bool = False
+    summary: LauncherSummaryDoc | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    #: The service's ``error.message`` for a Failed execution.
+    execution_error: str | None = None
+    error: ActivityError | None = None
+
+
+class DownloadRequest(ActivityRequest):
+    """``DownloadOutput``: fetch and parse output.json."""
+
+    output_file_name: str = "output.json"
+    execution_id: str | None = None
+
+
+class DownloadResult(BoundaryModel):
+    """``found`` False when the file is absent; ``problem`` when it is not JSON."""
+
+    found: bool = False
+    document: Any = None
+    problem: str | None = None
+    error: ActivityError | None = None
+
+
+class CleanupRequest(ActivityRequest):
+    """``CleanupSession``: delete the files this run wrote."""
+
+    file_names: list[str] = Field(default_factory=list)
+    execution_id: str | None = None
+
+
+class CleanupResult(BoundaryModel):
+    """Files deleted (absent files count as deleted)."""
+
+    deleted: list[str] = Field(default_factory=list)
+    error: ActivityError | None = None
+
+
+class StopRequest(ActivityRequest):
+    """``StopSession``: delete the whole session so its work stops."""
+
+    execution_id: str | None = None
+
+
+class StopResult(BoundaryModel):
+    """Whether the session was deleted."""
+
+    stopped: bool = False
+    error: ActivityError | None = None
+
+
+# --- what callers see ----------------------------------------------------------------
+
+
+class Logs(PublicModel):
+    """Bounded tails of the command's output."""
+
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+
+
+class Timings(PublicModel):
+    """Milliseconds per stage, measured on orchestration time."""
+
+    upload_ms: int = 0
+    run_ms: int = 0
+    collect_ms: int = 0
+    total_ms: int = 0
+
+
+class WorkflowResult(PublicModel):
+    """The orchestration output of a successful run."""
+
+    status: Literal["succeeded"] = "succeeded"
+    result: Any = None
+    execution_id: str
+    logs: Logs
+    timings: Timings
+    polls: int
+
+
+class ErrorDoc(PublicModel):
+    """Why a run failed; carried in the orchestration's failure message."""
+
+    type: str
+    message: str
+    stage: str
+    traceback: str | None = None
+    hint: str | None = None
+    logs: Logs = Field(default_factory=Logs)
+    execution_id: str | None = None

@@ -1,0 +1,19 @@
+"""Function names shared by the orchestrator, the starter and ``function_app.py``."""
+
+ORCHESTRATOR = "WorkflowOrchestrator"
+
+UPLOAD_WORKFLOW_FILES = "UploadWorkflowFiles"
+START_EXECUTION = "StartExecution"
+GET_EXECUTION = "GetExecution"
+DOWNLOAD_OUTPUT = "DownloadOutput"
+CLEANUP_SESSION = "CleanupSession"
+STOP_SESSION = "StopSession"
+
+ACTIVITIES = (
+    UPLOAD_WORKFLOW_FILES,
+    START_EXECUTION,
+    GET_EXECUTION,
+    DOWNLOAD_OUTPUT,
+    CLEANUP_SESSION,
+    STOP_SESSION,
+)

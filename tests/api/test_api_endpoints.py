@@ -1,0 +1,269 @@
+"""StartWorkflow and GetWorkflowStatus with a mocked durable client."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import AsyncMock
+
+import azure.durable_functions as df
+import azure.functions as func
+import pytest
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+from api.starter import start_workflow
+from api.status import get_workflow_status
+from orchestrator.errors import WorkflowRunError
+from orchestrator.models import ErrorDoc, Logs, OrchestrationInput
+
+HUB = "http://localhost:7071/runtime/webhooks/durabletask/instances/INSTANCEID"
+CLIENT_JSON = json.dumps(
+    {
+        "taskHubName": "Hub",
+        "creationUrls": {},
+        "rpcBaseUrl": "http://127.0.0.1:17071/durabletask/",
+        "managementUrls": {
+            "id": "INSTANCEID",
+            "statusQueryGetUri": f"{HUB}?taskHub=Hub&connection=Storage&code=sys",
+            "sendEventPostUri": f"{HUB}/raiseEvent/{{eventName}}?taskHub=Hub&code=sys",
+            "terminatePostUri": f"{HUB}/terminate?reason={{text}}&taskHub=Hub&code=sys",
+            "purgeHistoryDeleteUri": f"{HUB}?taskHub=Hub&code=sys",
+        },
+    }
+)
+GOOD_BODY = {"workflowCode": "def run(payload):\n    return payload\n", "input": {"a": 1}}
+
+
+def client(instance_id: str = "abc123") -> df.DurableOrchestrationClient:
+    durable = df.DurableOrchestrationClient(CLIENT_JSON)
+    durable.start_new = AsyncMock(return_value=instance_id)
+    durable.get_status = AsyncMock()
+    return durable
+
+
+def post(body: object, *, content_type: str = "application/json") -> func.HttpRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return func.HttpRequest(
+        "POST",
+        "https://myapp.example.net/api/workflows",
+        headers={"Content-Type": content_type},
+        body=raw,
+    )
+
+
+def get(instance_id: str) -> func.HttpRequest:
+    return func.HttpRequest(
+        "GET",
+        f"https://myapp.example.net/api/workflowStatus/{instance_id}",
+        route_params={"instanceId": instance_id},
+        body=b"",
+    )
+
+
+def body_of(response: func.HttpResponse) -> dict:
+    return json.loads(response.get_body())
+
+
+async def test_start_answers_202_with_location_retry_after_and_management_urls(settings):
+    durable = client("inst42")
+    response = await start_workflow(post(GOOD_BODY), durable, settings=settings)
+
+    assert response.status_code == 202
+    assert response.headers["Location"] == "https://myapp.example.net/api/workflowStatus/inst42"
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"] == "application/json"
+    body = body_of(response)
+    assert body["id"] == "inst42"
+    assert body["statusUri"] == response.headers["Location"]
+    assert body["statusQueryGetUri"] == (
+        "https://myapp.example.net/runtime/webhooks/durabletask/instances/inst42"
+        "?taskHub=Hub&connection=Storage&code=sys"
+    )
+    for key in ("sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri"):
+        assert body[key].startswith("https://myapp.example.net/runtime/webhooks/")
+        assert "inst42" in body[key]
+
+
+async def test_start_builds_the_orchestration_input_from_request_and_settings(settings):
+    durable = client()
+    body = {
+        **GOOD_BODY,
+        "sessionId": "keep-me-1",
+        "environmentVariables": {"MODE": "x"},
+        "secretEnvironmentVariables": {"TOKEN": "ALLOWED_SECRET"},
+        "timeoutSeconds": 120,
+    }
+    await start_workflow(post(body), durable, settings=settings)
+
+    (name,), kwargs = durable.start_new.call_args
+    assert name == "WorkflowOrchestrator"
+    assert isinstance(kwargs["client_input"], str)
+    spec = OrchestrationInput.from_wire(kwargs["client_input"])
+    assert spec.session.strategy == "reuse"
+    assert spec.session.name == "keep-me-1"
+    assert spec.session.owner == "anonymous"
+    assert spec.secret_environment_variables == {"TOKEN": "ALLOWED_SECRET"}
+    assert spec.command == settings.python_command
+    assert spec.config.timeout_seconds == 120
+    assert spec.config.max_poll_seconds == settings.execution_poll_interval_seconds
+    assert spec.config.initial_poll_seconds == settings.initial_poll_interval_seconds
+    assert spec.config.output_file_name == settings.output_file_name
+
+
+async def test_start_defaults_to_an_ephemeral_session_and_the_default_timeout(settings):
+    durable = client()
+    await start_workflow(post(GOOD_BODY), durable, settings=settings)
+    spec = OrchestrationInput.from_wire(durable.start_new.call_args.kwargs["client_input"])
+    assert spec.session.strategy == "ephemeral"
+    assert spec.session.name is None
+    assert spec.config.timeout_seconds == settings.default_timeout_seconds
+    assert spec.input == {"a": 1}
+
+
+async def test_invalid_request_is_a_400_problem_and_starts_nothing(settings):
+    durable = client()
+    response = await start_workflow(
+        post({"workflowCode": "", "sessionId": "x"}), durable, settings=settings
+    )
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    paths = {e["path"] for e in body_of(response)["errors"]}
+    assert paths == {"workflowCode", "sessionId"}
+    durable.start_new.assert_not_called()
+
+
+async def test_wrong_content_type_is_415(settings):
+    durable = client()
+    response = await start_workflow(
+        post(GOOD_BODY, content_type="text/plain"), durable, settings=settings
+    )
+    assert response.status_code == 415
+    assert body_of(response)["status"] == 415
+    durable.start_new.assert_not_called()
+
+
+async def test_malformed_json_is_400(settings):
+    durable = client()
+    response = await start_workflow(post(b'{"workflowCode": '), durable, settings=settings)
+    assert response.status_code == 400
+    assert body_of(response)["title"] == "Malformed JSON"
+    durable.start_new.assert_not_called()
+
+
+async def test_backend_failure_is_503(settings):
+    durable = client()
+    durable.start_new.side_effect = RuntimeError("connection refused")
+    response = await start_workflow(post(GOOD_BODY), durable, settings=settings)
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+async def test_status_unknown_id_is_404():
+    durable = client()
+    durable.get_status.return_value = DurableOrchestrationStatus.from_json("")
+    response = await get_workflow_status(get("nope123"), durable)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert body_of(response)["status"] == 404
+
+
+@pytest.mark.parametrize("instance_id", ["bad id", "x" * 101, "a/b", "é"])
+async def test_status_malformed_id_is_400(instance_id):
+    durable = client()
+    response = await get_workflow_status(get(instance_id), durable)
+    assert response.status_code == 400
+    durable.get_status.assert_not_called()
+
+
+def status(runtime: str, *, output=None, custom=None) -> DurableOrchestrationStatus:
+    return DurableOrchestrationStatus(
+        name="WorkflowOrchestrator",
+        instanceId="inst1",
+        createdTime="2025-01-01T12:00:00Z",
+        lastUpdatedTime="2025-01-01T12:00:05Z",
+        output=output,
+        runtimeStatus=runtime,
+        customStatus=custom,
+    )
+
+
+async def test_status_running_shows_the_phase():
+    durable = client()
+    durable.get_status.return_value = status(
+        "Running", custom={"phase": "running", "executionId": "e1", "polls": 3}
+    )
+    response = await get_workflow_status(get("inst1"), durable)
+    assert response.status_code == 200
+    body = body_of(response)
+    assert body["runtimeStatus"] == "Running"
+    assert body["phase"] == "running"
+    assert body["output"] is None and body["error"] is None
+    assert body["createdTime"] == "2025-01-01T12:00:00Z"
+    assert body["lastUpdatedTime"] == "2025-01-01T12:00:05Z"
+
+
+async def test_status_completed_returns_the_result_logs_and_timings():
+    envelope = {
+        "status": "succeeded",
+        "result": {"answer": 42},
+        "executionId": "e1",
+        "logs": {"stdoutTail": "o", "stderrTail": "e"},
+        "timings": {"uploadMs": 1, "runMs": 2, "collectMs": 3, "totalMs": 6},
+        "polls": 2,
+    }
+    durable = client()
+    durable.get_status.return_value = status(
+        "Completed", output=envelope, custom={"phase": "completed"}
+    )
+    body = body_of(await get_workflow_status(get("inst1"), durable))
+    assert body["runtimeStatus"] == "Completed"
+    assert body["phase"] == "completed"
+    assert body["output"] == {"answer": 42}
+    assert body["logs"] == {"stdoutTail": "o", "stderrTail": "e"}
+    assert body["timings"]["totalMs"] == 6
+    assert body["error"] is None
+
+
+async def test_status_failed_parses_the_structured_error():
+    error = WorkflowRunError(
+        ErrorDoc(
+            type="ValueError",
+            message="boom",
+            stage="running",
+            traceback="Traceback...",
+            logs=Logs(stdout_tail="out", stderr_tail="err"),
+            execution_id="e1",
+        )
+    )
+    output = f"Orchestrator function 'WorkflowOrchestrator' failed: {error}"
+    durable = client()
+    durable.get_status.return_value = status("Failed", output=output, custom={"phase": "failed"})
+    body = body_of(await get_workflow_status(get("inst1"), durable))
+    assert body["runtimeStatus"] == "Failed"
+    assert body["phase"] == "failed"
+    assert body["output"] is None
+    assert body["error"] == {
+        "type": "ValueError",
+        "message": "boom",
+        "stage": "running",
+        "traceback": "Traceback...",
+        "executionId": "e1",
+    }
+    assert body["logs"] == {"stdoutTail": "out", "stderrTail": "err"}
+
+
+async def test_status_failed_without_marker_is_still_an_error():
+    durable = client()
+    durable.get_status.return_value = status("Failed", output="something else broke")
+    body = body_of(await get_workflow_status(get("inst1"), durable))
+    assert body["error"]["type"] == "OrchestrationFailed"
+    assert "something else broke" in body["error"]["message"]
+
+
+async def test_status_terminated_reports_the_reason():
+    durable = client()
+    durable.get_status.return_value = status(
+        "Terminated", output="stopped by operator", custom={"phase": "running"}
+    )
+    body = body_of(await get_workflow_status(get("inst1"), durable))
+    assert body["phase"] == "terminated"
+    assert body["error"] == {"type": "Terminated", "message": "stopped by operator"}
