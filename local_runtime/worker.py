@@ -1,0 +1,193 @@
+"""Activity executor and durable timer scheduler, both on the server's event loop.
+
+Activities run concurrently up to host.json `maxConcurrentActivityFunctions`: async ones
+are awaited on the loop, sync ones run in a thread. A result is recorded with the work
+item's deletion in one transaction, so a re-run after a crash is recorded at most once.
+The timer scheduler sleeps until the next message becomes visible (a durable timer) and
+is woken when an episode adds one: no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from local_runtime.events import EventType, event, format_time, utc_now
+from local_runtime.loader import ActivityFunction
+from local_runtime.store import DurableStore, WorkItem
+
+log = logging.getLogger("local_runtime.worker")
+
+
+class ActivityWorker:
+    """Runs activity work items and records their results."""
+
+    def __init__(
+        self,
+        *,
+        store: DurableStore,
+        activities: Mapping[str, ActivityFunction],
+        max_concurrency: int,
+        on_recorded: Callable[[str], None],
+    ) -> None:
+        self._store = store
+        self._activities = activities
+        self._max = max_concurrency
+        self._on_recorded = on_recorded
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._inflight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to the running loop."""
+        self._loop = loop
+        self._semaphore = asyncio.Semaphore(self._max)
+        self._threads = ThreadPoolExecutor(self._max, thread_name_prefix="activity")
+
+    def submit(self, items: list[WorkItem]) -> None:
+        """Queue work items; thread-safe, duplicates of running items are ignored."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        for item in items:
+            self._loop.call_soon_threadsafe(self._spawn, item)
+
+    async def stop(self) -> None:
+        """Cancel running activities (their work items stay for the next start)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _spawn(self, item: WorkItem) -> None:
+        if item.id in self._inflight:
+            return
+        self._inflight.add(item.id)
+        task = asyncio.get_running_loop().create_task(self._run(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, item: WorkItem) -> None:
+        assert self._semaphore is not None
+        try:
+            async with self._semaphore:
+                result = await self._invoke(item)
+            recorded = await asyncio.to_thread(self._store.complete_work_item, item, result)
+            if recorded:
+                self._on_recorded(item.instance_id)
+            else:
+                log.info(
+                    "instance %s: result of task #%d ignored (already recorded or finished)",
+                    item.instance_id,
+                    item.task_id,
+                )
+        finally:
+            self._inflight.discard(item.id)
+
+    async def _invoke(self, item: WorkItem) -> dict[str, Any]:
+        """Run the activity; a TaskCompleted or TaskFailed event."""
+        activity = self._activities.get(item.name)
+        if activity is None:
+            return _failed(
+                item,
+                f"Activity function '{item.name}' failed: the function doesn't exist, "
+                "is disabled, or is not an activity function",
+                None,
+            )
+        try:
+            value = ActivityTriggerConverter.decode(
+                meta.Datum(item.input if item.input is not None else "null", "json"),
+                trigger_metadata=None,
+            )
+            call = functools.partial(activity.func, **{activity.param: value})
+            if activity.is_async:
+                result = await call()
+            else:
+                assert self._loop is not None
+                result = await self._loop.run_in_executor(self._threads, call)
+                if inspect.isawaitable(result):
+                    result = await result
+            encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}"
+            details = "".join(traceback.format_exception(exc)).strip()
+            log.info("instance %s: task #%d failed: %s", item.instance_id, item.task_id, reason)
+            return _failed(item, reason, details)
+        return event(
+            EventType.TASK_COMPLETED,
+            format_time(utc_now()),
+            TaskScheduledId=item.task_id,
+            Result=encoded,
+        )
+
+
+def _failed(item: WorkItem, reason: str, details: str | None) -> dict[str, Any]:
+    return event(
+        EventType.TASK_FAILED,
+        format_time(utc_now()),
+        TaskScheduledId=item.task_id,
+        Reason=reason,
+        Details=details,
+    )
+
+
+class TimerScheduler:
+    """Wakes instances when their messages (durable timers) become visible."""
+
+    def __init__(self, *, store: DurableStore, on_due: Callable[[str], None]) -> None:
+        self._store = store
+        self._on_due = on_due
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the scheduling task; the first pass wakes every instance with due messages."""
+        self._loop = loop
+        self._wakeup = asyncio.Event()
+        self._task = loop.create_task(self._run())
+
+    def wake(self) -> None:
+        """A timer was added: recompute the next due time (thread-safe)."""
+        if self._loop is not None and self._wakeup is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def stop(self) -> None:
+        """Stop the scheduling task."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        checked = 0.0
+        while True:
+            self._wakeup.clear()
+            now = time.time()
+            try:
+                due = self._store.instances_with_messages(after=checked, until=now)
+                upcoming = self._store.next_visible_after(now)
+            except Exception:
+                log.exception("timer scheduler: store query failed")
+                due, upcoming = [], time.time() + 1.0
+            checked = now
+            for instance_id in due:
+                self._on_due(instance_id)
+            timeout = None if upcoming is None else max(0.0, upcoming - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)

@@ -1,0 +1,1 @@
+"""Helpers shared by test folders (scripted model answers for the Agent Builder fixtures)."""
