@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench clean
+.PHONY: install run test lint format bench clean
 
 $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,6 +12,10 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The whole local stack: session emulator + Functions host on http://127.0.0.1:7071 (Ctrl-C stops both).
+run: $(STAMP)
+	$(PY) -m devstack
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -25,6 +29,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/emulator_overhead.py
+	$(PY) bench/local_runtime_hops.py
+	$(PY) bench/e2e_latency.py
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache
