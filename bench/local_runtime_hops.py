@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/local_runtime_hops.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from local_runtime.auth import AuthConfig  # noqa: E402
 from local_runtime.events import parse_time  # noqa: E402
 from local_runtime.testing import run_local_runtime  # noqa: E402
 
@@ -50,7 +51,10 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         run_local_runtime(
-            app="scenarios_app:app", app_dir=APP_DIR, db_path=Path(tmp) / "bench.sqlite3"
+            app="scenarios_app:app",
+            app_dir=APP_DIR,
+            db_path=Path(tmp) / "bench.sqlite3",
+            auth=AuthConfig(allow_anonymous=True),
         ) as rt,
         httpx.Client(
             timeout=30,

@@ -17,18 +17,29 @@ Agent Runtime Orchestrator is running (local stack).
   Functions host : {base}/api
   Session pool   : {pool}   (emulator, sandbox egress: {egress})
   State          : {state}
+  Function key   : {key_note}
 
 Submit the hello example:
 
   curl -s {base}/api/workflows -H 'Content-Type: application/json' \\
-       -d @examples/hello/request.json
+       -H "x-functions-key: {key}" -d @examples/hello/request.json
 
 then poll the statusUri it returns, e.g.:
 
-  curl -s {base}/api/workflowStatus/<id>
+  curl -s -H "x-functions-key: {key}" {base}/api/workflowStatus/<id>
+
+or let the client do both:
+
+  ARO_URL={base} ARO_FUNCTION_KEY={key} \\
+      python -m aro run examples/hello/workflow.py --input examples/hello/input.json
 
 Ctrl-C stops both servers.
 """
+
+KEY_NOTE = "from {settings} (LocalRuntime__FunctionKeys; send as x-functions-key or ?code=)"
+NO_KEY_NOTE = (
+    "none configured: only anonymous functions answer unless LocalRuntime__AllowAnonymous=true"
+)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     egress = "all" if os.environ.get("SESSION_EGRESS", "none") == "all" else "none"
+    key = stack.function_key
     print(
         BANNER.format(
-            base=config.base_url, pool=config.pool_endpoint, egress=egress, state=config.state_dir
+            base=config.base_url,
+            pool=config.pool_endpoint,
+            egress=egress,
+            state=config.state_dir,
+            key=key or "<no key>",
+            key_note=KEY_NOTE.format(settings=config.settings_path) if key else NO_KEY_NOTE,
         ),
         flush=True,
     )

@@ -1,7 +1,8 @@
 """Create ``local.settings.json`` on first run, with fresh secrets, like ``func init`` would.
 
 The example file in the repository holds placeholders (values in angle
-brackets); real secrets are generated here, on the user's machine, and never
+brackets); real secrets (including the function key callers send as
+``x-functions-key``) are generated here, on the user's machine, and never
 committed (``local.settings.json`` is git-ignored).
 """
 
@@ -12,8 +13,11 @@ import os
 import secrets
 from pathlib import Path
 
+#: The Functions host's accepted keys (read by ``local_runtime``, comma-separated).
+FUNCTION_KEYS = "LocalRuntime__FunctionKeys"
+
 #: Settings the local stack needs; generated when missing or still a placeholder.
-GENERATED = ("AzureSession__SessionIdentifierKey", "AzureSession__StaticToken")
+GENERATED = ("AzureSession__SessionIdentifierKey", "AzureSession__StaticToken", FUNCTION_KEYS)
 
 DEFAULT_VALUES: dict[str, str] = {
     "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -23,8 +27,17 @@ DEFAULT_VALUES: dict[str, str] = {
 }
 
 
+#: Placeholder values of older example files (public, so never kept as a secret).
+LEGACY_PLACEHOLDERS = ("change-me",)
+
+
 def _is_placeholder(value: object) -> bool:
-    return not isinstance(value, str) or not value or value.startswith("<")
+    return (
+        not isinstance(value, str)
+        or not value
+        or value.startswith("<")
+        or value.startswith(LEGACY_PLACEHOLDERS)
+    )
 
 
 def ensure_local_settings(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devstack.local_settings import ensure_local_settings
+from devstack.local_settings import FUNCTION_KEYS, ensure_local_settings
+from local_runtime.config import parse_function_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POOL_PREFIX = "/subscriptions/local/resourceGroups/local/sessionPools/local"
@@ -148,6 +149,19 @@ class LocalStack:
     @property
     def base_url(self) -> str:
         return self.config.base_url
+
+    @property
+    def function_key(self) -> str | None:
+        """The first key the host accepts (``x-functions-key``), or None if none is set.
+
+        Resolved as the host resolves it: ``runtime_env``, then the environment, then
+        local.settings.json (known after ``start()``).
+        """
+        for source in (self.config.runtime_env, os.environ, self.values):
+            if FUNCTION_KEYS in source:
+                keys = parse_function_keys(source[FUNCTION_KEYS])
+                return keys[0] if keys else None
+        return None
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> LocalStack:

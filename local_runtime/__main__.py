@@ -1,7 +1,8 @@
 """`python -m local_runtime`: serve a Functions app like `func start`, with a local durable engine.
 
 Order matters: local.settings.json `Values` go into the environment before the app is
-imported, as Core Tools does.
+imported, as Core Tools does. The key settings (`LocalRuntime__FunctionKeys`,
+`LocalRuntime__MasterKey`, `LocalRuntime__AllowAnonymous`) are read from there too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from local_runtime.config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     RuntimeConfig,
+    read_auth_config,
     read_host_json,
 )
 from local_runtime.errors import LocalRuntimeError
@@ -56,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         log.info("applied %d setting(s) from %s", len(applied), args.settings)
         options = read_host_json(args.host_json)
         app = import_app(args.app, app_dir=args.app_dir)
-        config = RuntimeConfig(host=args.host, port=args.port, db_path=args.db, options=options)
+        config = RuntimeConfig(
+            host=args.host,
+            port=args.port,
+            db_path=args.db,
+            options=options,
+            auth=read_auth_config(),
+        )
         runtime = LocalRuntime(app=app, config=config)
     except LocalRuntimeError as exc:
         print(f"local_runtime: {exc}", file=sys.stderr)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from local_runtime.auth import (
+    ALLOW_ANONYMOUS_SETTING,
+    FUNCTION_KEYS_SETTING,
+    MASTER_KEY_SETTING,
+    AuthConfig,
+)
 from local_runtime.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -40,6 +47,7 @@ class RuntimeConfig(BaseModel):
     port: int = DEFAULT_PORT
     db_path: str = DEFAULT_DB_PATH
     options: HostOptions = HostOptions()
+    auth: AuthConfig = AuthConfig()
 
     @property
     def base_url(self) -> str:
@@ -79,3 +87,34 @@ def _resolve(value: str) -> str:
     if match:
         return os.environ.get(match.group(1), DEFAULT_HUB_NAME)
     return value
+
+
+def parse_function_keys(value: str | None) -> tuple[str, ...]:
+    """Comma-separated keys, trimmed; empty entries and `<placeholders>` are dropped."""
+    keys = (k.strip() for k in (value or "").split(","))
+    return tuple(k for k in keys if k and not _is_placeholder(k))
+
+
+def read_auth_config(environ: Mapping[str, str] | None = None) -> AuthConfig:
+    """The key settings from the environment (where local.settings.json Values land)."""
+    environ = os.environ if environ is None else environ
+    master = (environ.get(MASTER_KEY_SETTING) or "").strip()
+    return AuthConfig(
+        function_keys=parse_function_keys(environ.get(FUNCTION_KEYS_SETTING)),
+        master_key=master if master and not _is_placeholder(master) else None,
+        allow_anonymous=_parse_bool(ALLOW_ANONYMOUS_SETTING, environ.get(ALLOW_ANONYMOUS_SETTING)),
+    )
+
+
+def _is_placeholder(value: str) -> bool:
+    """`<...>` values come from the committed example file: never accept them as keys."""
+    return value.startswith("<") and value.endswith(">")
+
+
+def _parse_bool(name: str, value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "false", "0", "no"):
+        return False
+    if text in ("true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 'true' or 'false', not {value!r}")

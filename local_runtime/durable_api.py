@@ -1,17 +1,28 @@
 """The Durable Functions HTTP API under /runtime/webhooks/durabletask.
 
-`DurableOrchestrationClient` calls it through `rpcBaseUrl`, and the management URLs in
-check-status responses (statusQueryGetUri, sendEventPostUri, ...) point at it, so both
-the library and a person with curl use the same endpoints. Status codes follow the real
-extension's HttpApiHandler and what the 1.7.0 client accepts.
+The management URLs in check-status responses (statusQueryGetUri, sendEventPostUri, ...)
+point at it, so a person with curl uses the same endpoints as the library. Status codes
+follow the real extension's HttpApiHandler and what the 1.7.0 client accepts.
+
+Two mounts serve the same endpoints:
+
+* `WEBHOOK_PATH`, public, checked at `function` level by `auth.authorize` (keys in the
+  `x-functions-key` header or `?code=`). When the caller authenticated with `?code=`, the
+  URLs it gets back carry that same `code` (Azure appends its system key; a key the
+  caller did not send is never added).
+* `RPC_PATH/<token>`, the client binding's `rpcBaseUrl`: `DurableOrchestrationClient` calls
+  it from inside functions and cannot send headers, so the path holds a random token made
+  per process (`new_rpc_token`), known only to the binding and never returned to callers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -19,24 +30,46 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from local_runtime import auth
 from local_runtime.errors import InstanceExistsError
 from local_runtime.events import EventType, format_time, parse_time
 from local_runtime.runtime import LocalRuntime, Outcome, UnknownOrchestratorError, decode_payload
 from local_runtime.store import TERMINAL_STATUSES, Instance, InstanceQuery
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
+RPC_PATH = "/runtime/local-rpc"
+WEBHOOK_AUTH_LEVEL = "function"
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
 CONTINUATION_HEADER = "x-ms-continuation-token"
 RUNNING_STATUSES = frozenset({"Pending", "Running", "Suspended"})
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 # --- URLs and binding data -----------------------------------------------------------------
 
 
-def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]:
-    """The management payload of an instance (check-status response body)."""
-    prefix = f"{base_url}{WEBHOOK_PATH}/instances/{instance_id}"
+def new_rpc_token() -> str:
+    """A fresh secret for the internal RPC path (one per served app)."""
+    return secrets.token_urlsafe(32)
+
+
+def rpc_base_url(base_url: str, token: str) -> str:
+    """Where the library's client sends its calls (`rpcBaseUrl`, with trailing slash)."""
+    return f"{base_url}{RPC_PATH}/{token}/"
+
+
+def _required_query(hub: str, code: str | None) -> str:
     query = f"taskHub={quote(hub)}&connection=Storage"
+    return f"{query}&code={quote(code, safe='')}" if code else query
+
+
+def management_urls(
+    base_url: str, hub: str, instance_id: str, *, code: str | None = None
+) -> dict[str, str]:
+    """The management payload of an instance; `code` is appended only when given."""
+    prefix = f"{base_url}{WEBHOOK_PATH}/instances/{instance_id}"
+    query = _required_query(hub, code)
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{prefix}?{query}",
@@ -50,10 +83,10 @@ def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]
     }
 
 
-def client_binding(base_url: str, hub: str) -> str:
+def client_binding(base_url: str, hub: str, *, rpc_token: str, code: str | None = None) -> str:
     """The JSON string a `durable_client_input` parameter receives."""
     webhooks = f"{base_url}{WEBHOOK_PATH}"
-    query = f"taskHub={quote(hub)}&connection=Storage"
+    query = _required_query(hub, code)
     return json.dumps(
         {
             "taskHubName": hub,
@@ -66,10 +99,10 @@ def client_binding(base_url: str, hub: str) -> str:
                     f"?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{query}"
                 ),
             },
-            "managementUrls": management_urls(base_url, hub, INSTANCE_ID_PLACEHOLDER),
+            "managementUrls": management_urls(base_url, hub, INSTANCE_ID_PLACEHOLDER, code=code),
             "baseUrl": webhooks,
             "requiredQueryStringParameters": query,
-            "rpcBaseUrl": f"{webhooks}/",
+            "rpcBaseUrl": rpc_base_url(base_url, rpc_token),
             "httpBaseUrl": "",
         }
     )
@@ -192,14 +225,60 @@ def _decode_token(token: str | None) -> int | None:
 # --- routes ----------------------------------------------------------------------------------
 
 
-def routes(runtime: LocalRuntime, *, hub: str) -> list[BaseRoute]:
-    """The webhook routes, bound to one runtime."""
+def routes(
+    runtime: LocalRuntime, *, hub: str, auth_config: auth.AuthConfig, rpc_token: str
+) -> list[BaseRoute]:
+    """The public webhook routes (key-checked) and the internal RPC routes (token-checked)."""
+    endpoints = _endpoints(runtime, hub=hub)
+    public = [
+        Route(WEBHOOK_PATH + path, _key_checked(endpoint, auth_config), methods=methods)
+        for path, endpoint, methods in endpoints
+    ]
+    internal = [
+        Route(RPC_PATH + "/{rpcToken}" + path, _token_checked(endpoint, rpc_token), methods=methods)
+        for path, endpoint, methods in endpoints
+    ]
+    return public + internal
+
+
+def _key_checked(endpoint: Endpoint, config: auth.AuthConfig) -> Endpoint:
+    async def checked(request: Request) -> Response:
+        result = auth.authorize(
+            auth_level=WEBHOOK_AUTH_LEVEL,
+            headers=request.headers,
+            query=request.query_params,
+            config=config,
+        )
+        if result.denial is not None:
+            return auth.unauthorized_response(result.denial)
+        request.state.code = result.query_key
+        return await endpoint(request)
+
+    return checked
+
+
+def _token_checked(endpoint: Endpoint, token: str) -> Endpoint:
+    expected = token.encode()
+
+    async def checked(request: Request) -> Response:
+        given = str(request.path_params.get("rpcToken", "")).encode()
+        if not hmac.compare_digest(given, expected):
+            return Response(status_code=404)
+        request.state.code = None
+        return await endpoint(request)
+
+    return checked
+
+
+def _endpoints(runtime: LocalRuntime, *, hub: str) -> list[tuple[str, Endpoint, list[str]]]:
+    """(path under the mount, endpoint, methods) of every Durable API operation."""
 
     def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return asyncio.to_thread(fn, *args, **kwargs)
 
-    def base_url(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
+    def urls(request: Request, instance_id: str) -> dict[str, str]:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        return management_urls(origin, hub, instance_id, code=getattr(request.state, "code", None))
 
     async def start(request: Request) -> Response:
         name = request.path_params["functionName"]
@@ -211,7 +290,7 @@ def routes(runtime: LocalRuntime, *, hub: str) -> list[BaseRoute]:
             )
         except (UnknownOrchestratorError, InstanceExistsError) as exc:
             return _error(400, str(exc))
-        payload = management_urls(base_url(request), hub, instance_id)
+        payload = urls(request, instance_id)
         return JSONResponse(
             payload,
             status_code=202,
@@ -233,7 +312,7 @@ def routes(runtime: LocalRuntime, *, hub: str) -> list[BaseRoute]:
             show_history_output=_flag(request, "showHistoryOutput"),
         )
         if instance.status in RUNNING_STATUSES:
-            url = management_urls(base_url(request), hub, instance_id)["statusQueryGetUri"]
+            url = urls(request, instance_id)["statusQueryGetUri"]
             return JSONResponse(
                 body, status_code=202, headers={"Location": url, "Retry-After": "1"}
             )
@@ -326,7 +405,7 @@ def routes(runtime: LocalRuntime, *, hub: str) -> list[BaseRoute]:
             )
         except InstanceExistsError as exc:
             return _error(400, str(exc))
-        payload = management_urls(base_url(request), hub, new_id)
+        payload = urls(request, new_id)
         return JSONResponse(
             payload, status_code=202, headers={"Location": payload["statusQueryGetUri"]}
         )
@@ -334,22 +413,21 @@ def routes(runtime: LocalRuntime, *, hub: str) -> list[BaseRoute]:
     async def not_supported(request: Request) -> Response:
         return _error(501, "This operation is not supported by the local runtime.")
 
-    prefix = WEBHOOK_PATH
-    inst = prefix + "/instances/{instanceId}"
+    inst = "/instances/{instanceId}"
     return [
-        Route(prefix + "/orchestrators/{functionName}", start, methods=["POST"]),
-        Route(prefix + "/orchestrators/{functionName}/{instanceId}", start, methods=["POST"]),
-        Route(prefix + "/instances", list_instances, methods=["GET"]),
-        Route(prefix + "/instances/", list_instances, methods=["GET"]),
-        Route(prefix + "/instances", purge_many, methods=["DELETE"]),
-        Route(prefix + "/instances/", purge_many, methods=["DELETE"]),
-        Route(inst, get_status, methods=["GET"]),
-        Route(inst, purge, methods=["DELETE"]),
-        Route(inst + "/raiseEvent/{eventName}", raise_event, methods=["POST"]),
-        Route(inst + "/terminate", terminate, methods=["POST"]),
-        Route(inst + "/suspend", suspend, methods=["POST"]),
-        Route(inst + "/resume", resume, methods=["POST"]),
-        Route(inst + "/restart", restart, methods=["POST"]),
-        Route(inst + "/rewind", not_supported, methods=["POST"]),
-        Route(prefix + "/entities/{path:path}", not_supported, methods=["GET", "POST"]),
+        ("/orchestrators/{functionName}", start, ["POST"]),
+        ("/orchestrators/{functionName}/{instanceId}", start, ["POST"]),
+        ("/instances", list_instances, ["GET"]),
+        ("/instances/", list_instances, ["GET"]),
+        ("/instances", purge_many, ["DELETE"]),
+        ("/instances/", purge_many, ["DELETE"]),
+        (inst, get_status, ["GET"]),
+        (inst, purge, ["DELETE"]),
+        (inst + "/raiseEvent/{eventName}", raise_event, ["POST"]),
+        (inst + "/terminate", terminate, ["POST"]),
+        (inst + "/suspend", suspend, ["POST"]),
+        (inst + "/resume", resume, ["POST"]),
+        (inst + "/restart", restart, ["POST"]),
+        (inst + "/rewind", not_supported, ["POST"]),
+        ("/entities/{path:path}", not_supported, ["GET", "POST"]),
     ]

@@ -1,8 +1,10 @@
 """The ASGI app: every HTTP function at /<routePrefix>/<route>, plus the Durable API.
 
-Requests become `azure.functions.HttpRequest`, the user function is called with keyword
-arguments only (the trigger parameter, the durable client JSON, `context` if declared),
-and its `HttpResponse` (or str/bytes/dict) becomes the ASGI response.
+Each request is first checked against the function's auth level (`auth.authorize`; 401
+without calling the function), then becomes `azure.functions.HttpRequest`; the user
+function is called with keyword arguments only (the trigger parameter, the durable
+client JSON, `context` if declared), and its `HttpResponse` (or str/bytes/dict) becomes
+the ASGI response.
 """
 
 from __future__ import annotations
@@ -67,16 +69,19 @@ def route_paths(route: str, *, prefix: str) -> list[str]:
 def build_asgi_app(runtime: LocalRuntime) -> Starlette:
     """The Starlette app serving the runtime's function app."""
     options = runtime.config.options
+    rpc_token = durable_api.new_rpc_token()
     function_routes: list[tuple[int, BaseRoute]] = []
     for fn in runtime.index.http:
         for path in route_paths(fn.route, prefix=options.route_prefix):
-            endpoint = _endpoint(runtime, fn)
+            endpoint = _endpoint(runtime, fn, rpc_token=rpc_token)
             function_routes.append((path.count("{"), Route(path, endpoint, methods=fn.methods)))
     function_routes.sort(key=lambda item: item[0])
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _reset_durable_http_session()
+        for warning in auth.startup_warnings(host=runtime.config.host, config=runtime.config.auth):
+            log.warning(warning)
         await runtime.start()
         log.info(
             "serving %d HTTP function(s) at %s/%s",
@@ -92,25 +97,39 @@ def build_asgi_app(runtime: LocalRuntime) -> Starlette:
 
     return Starlette(
         routes=[
-            *durable_api.routes(runtime, hub=options.hub_name),
+            *durable_api.routes(
+                runtime,
+                hub=options.hub_name,
+                auth_config=runtime.config.auth,
+                rpc_token=rpc_token,
+            ),
             *(route for _, route in function_routes),
         ],
         lifespan=lifespan,
     )
 
 
-def _endpoint(runtime: LocalRuntime, fn: HttpFunction):
+def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
     hub = fn.task_hub or runtime.config.options.hub_name
     is_async = inspect.iscoroutinefunction(fn.func)
+    config = runtime.config
+
     # the client talks to this server's own address; create_check_status_response then
     # rewrites the management URLs to the caller's origin, as in Azure
-    binding = durable_api.client_binding(runtime.config.base_url, hub)
+    def binding(code: str | None) -> str:
+        return durable_api.client_binding(config.base_url, hub, rpc_token=rpc_token, code=code)
+
+    keyless_binding = binding(None)
 
     async def endpoint(request: Request) -> Response:
-        if not auth.authorize(
-            auth_level=fn.auth_level, headers=request.headers, query=request.query_params
-        ):
-            return Response(status_code=401)
+        decision = auth.authorize(
+            auth_level=fn.auth_level,
+            headers=request.headers,
+            query=request.query_params,
+            config=config.auth,
+        )
+        if decision.denial is not None:
+            return auth.unauthorized_response(decision.denial)
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
@@ -121,7 +140,9 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction):
         )
         kwargs: dict[str, Any] = {fn.request_param: req}
         if fn.durable_client_param:
-            kwargs[fn.durable_client_param] = binding
+            # a caller who authenticated with ?code= gets management URLs with that code
+            code = decision.query_key
+            kwargs[fn.durable_client_param] = binding(code) if code else keyless_binding
         if fn.accepts_context:
             kwargs["context"] = InvocationContext(uuid.uuid4().hex, fn.name)
         try:

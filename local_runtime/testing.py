@@ -17,7 +17,8 @@ from typing import Any
 
 import uvicorn
 
-from local_runtime.config import HostOptions, RuntimeConfig, read_host_json
+from local_runtime.auth import AuthConfig
+from local_runtime.config import HostOptions, RuntimeConfig, read_auth_config, read_host_json
 from local_runtime.http_host import build_asgi_app
 from local_runtime.loader import import_app
 from local_runtime.runtime import LocalRuntime
@@ -51,11 +52,14 @@ def run_local_runtime(
     host_json: str | Path | None = None,
     settings_file: str | Path | None = None,
     options: HostOptions | None = None,
+    auth: AuthConfig | None = None,
 ) -> Iterator[RunningRuntime]:
     """Serve `app` (an object or `module:attr`) in a background thread until the block ends.
 
     `port=0` picks a free port. `settings_file` is applied to os.environ (without
-    overriding) before the app is imported; `options` overrides `host_json`.
+    overriding) before the app is imported; `options` overrides `host_json`. `auth=None`
+    reads the key settings from the environment, as the CLI does (no keys and no
+    `LocalRuntime__AllowAnonymous=true` → only anonymous functions answer).
     """
     if settings_file is not None:
         apply_local_settings(settings_file)
@@ -71,6 +75,7 @@ def run_local_runtime(
         port=port,
         db_path=str(db_path),
         options=options or read_host_json(host_json),
+        auth=auth if auth is not None else read_auth_config(),
     )
     runtime = LocalRuntime(app=app, config=config)
     server = uvicorn.Server(

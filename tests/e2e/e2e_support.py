@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,26 @@ REPO = Path(__file__).resolve().parents[2]
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
-class StackClient:
-    """Submits workflows to a running stack and polls their status."""
+class _StackKey(enum.Enum):
+    STACK_KEY = "the stack's function key"
 
-    def __init__(self, stack: LocalStack, *, key: str | None = None) -> None:
+
+#: Default of ``StackClient(key=...)``: send the stack's own key (``stack.function_key``).
+STACK_KEY = _StackKey.STACK_KEY
+
+
+class StackClient:
+    """Submits workflows to a running stack and polls their status.
+
+    Sends ``stack.function_key`` as ``x-functions-key`` unless told otherwise:
+    ``key="..."`` sends that key, ``key=None`` sends none (anonymous checks).
+    """
+
+    def __init__(self, stack: LocalStack, *, key: str | _StackKey | None = STACK_KEY) -> None:
         self.stack = stack
+        if key is STACK_KEY:
+            key = stack.function_key
+        self.key = key
         headers = {"x-functions-key": key} if key else {}
         self.http = httpx.Client(base_url=stack.base_url, timeout=30.0, headers=headers)
 

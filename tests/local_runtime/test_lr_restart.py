@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,12 +27,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def write_settings(tmp: Path) -> str:
+    """A local.settings.json with one function key (the CLI enforces it); returns the key."""
+    key = secrets.token_urlsafe(16)
+    values = {"LocalRuntime__FunctionKeys": key}
+    (tmp / "local.settings.json").write_text(json.dumps({"Values": values}))
+    return key
+
+
 def launch(port: int, db: Path, tmp: Path) -> subprocess.Popen[bytes]:
     """Start the CLI as a subprocess and wait until it answers."""
     command = [
         sys.executable, "-m", "local_runtime", "--app", APP, "--app-dir", str(APP_DIR),
         "--port", str(port), "--db", str(db),
-        "--settings", str(tmp / "absent.json"), "--host-json", str(tmp / "absent.json"),
+        "--settings", str(tmp / "local.settings.json"), "--host-json", str(tmp / "absent.json"),
     ]  # fmt: skip
     log_path = tmp / f"server-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
@@ -69,9 +79,11 @@ def wait_for_scheduled(client: httpx.Client, url: str, count: int) -> None:
 def test_sigkill_mid_run_resumes_and_completes_once(tmp_path: Path) -> None:
     port = free_port()
     db = tmp_path / "durable.sqlite3"
+    key = write_settings(tmp_path)
     processes = [launch(port, db, tmp_path)]
     try:
         with http_client() as client:
+            client.headers["x-functions-key"] = key  # the management URLs need it
             started = client.post(f"http://127.0.0.1:{port}/api/orchestrators/o_slow", json=1.0)
             assert started.status_code == 202
             url = started.json()["statusQueryGetUri"]
