@@ -11,6 +11,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import session_activities
+from api.cancel import cancel_workflow
+from api.health import health
+from api.listing import list_workflows
+from api.openapi import openapi
 from api.starter import start_workflow
 from api.status import get_workflow_status
 from orchestrator.workflow_orchestrator import workflow_orchestrator
@@ -25,11 +29,37 @@ async def StartWorkflow(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return await start_workflow(req, client)
 
 
+@app.route(route="workflows", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def ListWorkflows(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+    """GET /api/workflows: recent runs, newest first, in pages."""
+    return await list_workflows(req, client)
+
+
 @app.route(route="workflowStatus/{instanceId}", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def GetWorkflowStatus(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
     """GET /api/workflowStatus/{instanceId}: phase, output or structured error."""
     return await get_workflow_status(req, client)
+
+
+@app.route(route="workflows/{instanceId}/cancel", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def CancelWorkflow(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+    """POST /api/workflows/{instanceId}/cancel: terminate the run and delete its session."""
+    return await cancel_workflow(req, client)
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def Health(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/health[?deep=true]: settings (and pool) check."""
+    return await health(req)
+
+
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def OpenApi(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/openapi.json: the OpenAPI 3.1 document."""
+    return await openapi(req)
 
 
 @app.orchestration_trigger(context_name="context")

@@ -75,9 +75,7 @@ class SessionSettings(BaseSettings):
     runner_file_name: str = Field("run.py", validation_alias=_env("RunnerFileName"))
     input_file_name: str = Field("input.json", validation_alias=_env("InputFileName"))
     output_file_name: str = Field("output.json", validation_alias=_env("OutputFileName"))
-    python_command: str = Field(
-        "python /mnt/data/run.py", validation_alias=_env("PythonCommand")
-    )
+    python_command: str = Field("python /mnt/data/run.py", validation_alias=_env("PythonCommand"))
 
     # --- polling and deadlines ---------------------------------------------
     execution_poll_interval_seconds: float = Field(
@@ -107,8 +105,23 @@ class SessionSettings(BaseSettings):
     session_identifier_key: SecretStr | None = Field(
         None, validation_alias=_env("SessionIdentifierKey")
     )
-    secret_settings_allow_list: str = Field(
-        "", validation_alias=_env("SecretSettingsAllowList")
+    secret_settings_allow_list: str = Field("", validation_alias=_env("SecretSettingsAllowList"))
+    #: Trusted header naming the caller (set by a gateway, e.g. ``X-ARO-Owner``); when unset
+    #: the owner is derived from the caller's function key.
+    owner_header: str | None = Field(None, validation_alias=_env("OwnerHeader"))
+    #: Extra tries (on durable timers) when the pool is full before a run fails with
+    #: ``SessionPoolExhausted``; the wait doubles from ``PoolExhaustedRetrySeconds``.
+    pool_exhausted_retries: int = Field(
+        3, ge=0, le=20, validation_alias=_env("PoolExhaustedRetries")
+    )
+    pool_exhausted_retry_seconds: float = Field(
+        5.0, gt=0, validation_alias=_env("PoolExhaustedRetrySeconds")
+    )
+
+    # --- health -------------------------------------------------------------
+    #: Budget of the ``GET /api/health?deep=true`` pool probe (token + one GET).
+    health_probe_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("HealthProbeTimeoutSeconds")
     )
 
     @model_validator(mode="after")

@@ -12,10 +12,11 @@ logged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import logging
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -42,13 +43,25 @@ from orchestrator.models import (
 )
 from session_client.errors import SessionError, SessionNotFound, is_transient
 from settings import SessionSettings, SettingsError, get_settings
+from telemetry import bind, get_logger
 
-logger = logging.getLogger("activities")
+logger = get_logger("activities")
 
 Result = TypeVar("Result", bound=BoundaryModel)
+Request = TypeVar("Request", bound=ActivityRequest)
 
 #: Longest error message returned in a result.
 MAX_ERROR_CHARS = 4000
+#: The error type of a 404 that means "every session of the pool is in use".
+POOL_EXHAUSTED = "SessionPoolExhausted"
+#: Error codes a full pool answers with (the emulator's; Azure's body code when it has one).
+POOL_EXHAUSTED_CODES = frozenset(
+    {"SessionPoolCapacityExceeded", "SessionPoolFull", "MaxConcurrentSessionsReached"}
+)
+#: Fallback when a 404 has no such code: the message talks about the pool's session limit.
+POOL_EXHAUSTED_TEXT = re.compile(
+    r"(maximum|max|limit)\b.{0,60}\b(concurrent\s+)?sessions|capacity", re.IGNORECASE
+)
 
 
 class TransientSessionError(RuntimeError):
@@ -68,8 +81,36 @@ def _tail(text: str | None, chars: int) -> str:
     return text[-chars:]
 
 
-def _where(request: ActivityRequest, execution_id: str | None = None) -> str:
-    return f"instance {request.instance_id} execution {execution_id or '-'}"
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """True for the 404 a pool answers when all of its sessions are in use."""
+    if not isinstance(exc, SessionNotFound):
+        return False
+    code = getattr(exc, "code", None)
+    if code in POOL_EXHAUSTED_CODES:
+        return True
+    if code not in (None, "", "NotFound"):
+        return False  # FileNotFound, SessionNotFound, ExecutionNotFound, ...
+    return bool(POOL_EXHAUSTED_TEXT.search(getattr(exc, "message", None) or str(exc)))
+
+
+def activity(
+    request_type: type[Request],
+) -> Callable[[Callable[..., Awaitable[str]]], Callable[..., Awaitable[str]]]:
+    """Parse the payload as ``request_type`` and bind its ids to every log line of the call."""
+
+    def decorate(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
+        @functools.wraps(fn)
+        async def run(
+            payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+        ) -> str:
+            request = request_type.from_wire(payload)
+            execution_id = getattr(request, "execution_id", None)
+            with bind(instance_id=request.instance_id, execution_id=execution_id):
+                return await fn(request, settings=settings)
+
+        return run
+
+    return decorate
 
 
 def _failure(
@@ -84,11 +125,17 @@ def _failure(
     """Turn ``exc`` into ``result_type(error=...)``, or raise it if it is worth a retry."""
     secrets = list(secrets)
     message = redact(getattr(exc, "message", None) or str(exc), secrets)[:MAX_ERROR_CHARS]
-    where = _where(request, execution_id)
     if isinstance(exc, SessionError) and is_transient(exc):
-        logger.warning("%s %s: transient %s: %s", activity, where, type(exc).__name__, message)
+        logger.warning("%s: transient %s: %s", activity, type(exc).__name__, message)
         raise TransientSessionError(f"{type(exc).__name__}: {message}") from None
-    if isinstance(exc, SessionError):
+    if is_pool_exhausted(exc):
+        error = ActivityError(
+            type=POOL_EXHAUSTED,
+            message=f"The session pool is full: {message}",
+            status_code=getattr(exc, "status_code", None),
+            code=getattr(exc, "code", None),
+        )
+    elif isinstance(exc, SessionError):
         error = ActivityError(
             type=type(exc).__name__,
             message=message,
@@ -105,7 +152,7 @@ def _failure(
         if secrets:
             raise RuntimeError(f"{activity} failed: {type(exc).__name__}: {message}") from None
         raise exc
-    logger.warning("%s %s: %s: %s", activity, where, error.type, message)
+    logger.warning("%s: %s: %s", activity, error.type, message)
     return result_type(error=error).to_wire()
 
 
@@ -117,11 +164,11 @@ def _settings(settings: SessionSettings | None) -> SessionSettings:
     return settings if settings is not None else get_settings()
 
 
+@activity(UploadRequest)
 async def upload_workflow_files(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+    request: UploadRequest, *, settings: SessionSettings | None = None
 ) -> str:
     """Render run.py and upload workflow.py, run.py and input.json; drop a stale output."""
-    request = UploadRequest.from_wire(payload)
     try:
         settings = _settings(settings)
         identifier = _identifier(request, settings)
@@ -144,15 +191,13 @@ async def upload_workflow_files(
     except Exception as exc:
         return _failure(exc, UploadResult, activity="UploadWorkflowFiles", request=request)
     total = sum(len(content) for content in files.values())
-    logger.info("UploadWorkflowFiles %s: %d files, %d bytes", _where(request), len(files), total)
+    logger.info("UploadWorkflowFiles: %d files, %d bytes", len(files), total)
     return UploadResult(files=list(files), total_bytes=total).to_wire()
 
 
-async def start_execution(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
-) -> str:
+@activity(StartRequest)
+async def start_execution(request: StartRequest, *, settings: SessionSettings | None = None) -> str:
     """Start the launcher asynchronously with the environment and resolved secrets."""
-    request = StartRequest.from_wire(payload)
     secret_values: dict[str, str] = {}
     try:
         settings = _settings(settings)
@@ -183,8 +228,7 @@ async def start_execution(
             secrets=secret_values.values(),
         )
     logger.info(
-        "StartExecution %s: status %s, %d variables (%d secret)",
-        _where(request, request.execution_id),
+        "StartExecution: status %s, %d variables (%d secret)",
         execution.status,
         len(request.environment_variables) + len(secret_values),
         len(secret_values),
@@ -203,11 +247,9 @@ def _secret_values(request: PollRequest, settings: SessionSettings) -> list[str]
     return list(resolved.values())
 
 
-async def get_execution(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
-) -> str:
+@activity(PollRequest)
+async def get_execution(request: PollRequest, *, settings: SessionSettings | None = None) -> str:
     """Read the execution's status, the launcher summary and bounded output tails."""
-    request = PollRequest.from_wire(payload)
     secrets: list[str] = []
     try:
         settings = _settings(settings)
@@ -242,7 +284,7 @@ async def get_execution(
             " ".join(filter(None, (execution.error.code, execution.error.message))), secrets
         )
     status = str(execution.status)
-    logger.info("GetExecution %s: %s", _where(request, request.execution_id), status)
+    logger.info("GetExecution: %s", status)
     return PollResult(
         status=status,
         terminal=bool(execution.is_terminal),
@@ -253,17 +295,17 @@ async def get_execution(
     ).to_wire()
 
 
+@activity(DownloadRequest)
 async def download_output(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+    request: DownloadRequest, *, settings: SessionSettings | None = None
 ) -> str:
     """Download and parse output.json; absent → ``found=False``, not JSON → ``problem``."""
-    request = DownloadRequest.from_wire(payload)
     try:
         settings = _settings(settings)
         identifier = _identifier(request, settings)
         content = await get_client(settings).download_file(identifier, request.output_file_name)
     except SessionNotFound:
-        logger.info("DownloadOutput %s: no output", _where(request, request.execution_id))
+        logger.info("DownloadOutput: no output")
         return DownloadResult(found=False).to_wire()
     except Exception as exc:
         return _failure(
@@ -277,15 +319,15 @@ async def download_output(
         document = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return DownloadResult(found=True, problem=f"{type(exc).__name__}: {exc}"[:500]).to_wire()
-    logger.info("DownloadOutput %s: %d bytes", _where(request, request.execution_id), len(content))
+    logger.info("DownloadOutput: %d bytes", len(content))
     return DownloadResult(found=True, document=document).to_wire()
 
 
+@activity(CleanupRequest)
 async def cleanup_session(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
+    request: CleanupRequest, *, settings: SessionSettings | None = None
 ) -> str:
     """Delete this run's files; files already gone count as deleted."""
-    request = CleanupRequest.from_wire(payload)
     deleted: list[str] = []
     try:
         settings = _settings(settings)
@@ -303,15 +345,13 @@ async def cleanup_session(
             request=request,
             execution_id=request.execution_id,
         )
-    logger.info("CleanupSession %s: %d files", _where(request, request.execution_id), len(deleted))
+    logger.info("CleanupSession: %d files", len(deleted))
     return CleanupResult(deleted=deleted).to_wire()
 
 
-async def stop_session(
-    payload: str | Mapping[str, Any], *, settings: SessionSettings | None = None
-) -> str:
+@activity(StopRequest)
+async def stop_session(request: StopRequest, *, settings: SessionSettings | None = None) -> str:
     """Delete the whole session so whatever runs in it stops (best effort)."""
-    request = StopRequest.from_wire(payload)
     try:
         settings = _settings(settings)
         identifier = _identifier(request, settings)
@@ -326,5 +366,5 @@ async def stop_session(
             request=request,
             execution_id=request.execution_id,
         )
-    logger.info("StopSession %s: session deleted", _where(request, request.execution_id))
+    logger.info("StopSession: session deleted")
     return StopResult(stopped=True).to_wire()

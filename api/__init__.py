@@ -1,1 +1,1 @@
-"""The HTTP surface: request models and validation, the starter, the status answer."""
+"""The HTTP surface: request validation, starter, status, cancel, listing, health, OpenAPI."""

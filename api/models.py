@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,9 @@ class WorkflowRequest(BaseModel):
     workflow_code: str = Field(alias="workflowCode")
     input: dict[str, Any] | None = Field(None, alias="input")
     session_id: str | None = Field(None, alias="sessionId")
+    #: ``ephemeral`` (default) or ``reuse`` (needs ``sessionId``); a ``sessionId`` alone
+    #: means ``reuse``, as in the seed contract.
+    session_strategy: Literal["ephemeral", "reuse"] | None = Field(None, alias="sessionStrategy")
     environment_variables: dict[str, str] | None = Field(None, alias="environmentVariables")
     runner_preamble: str | None = Field(None, alias="runnerPreamble")
     command_override: str | None = Field(None, alias="commandOverride")
@@ -26,3 +29,11 @@ class WorkflowRequest(BaseModel):
     secret_environment_variables: dict[str, str] | None = Field(
         None, alias="secretEnvironmentVariables"
     )
+
+
+class CancelRequest(BaseModel):
+    """The optional body of ``POST /api/workflows/{instanceId}/cancel``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    reason: str | None = Field(None, max_length=1000, alias="reason")

@@ -16,6 +16,9 @@ TYPE_PAYLOAD_TOO_LARGE = "urn:aro:problem:payload-too-large"
 TYPE_NOT_FOUND = "urn:aro:problem:not-found"
 TYPE_MISCONFIGURED = "urn:aro:problem:misconfigured"
 TYPE_UPSTREAM = "urn:aro:problem:durable-backend"
+TYPE_UNAUTHORIZED = "urn:aro:problem:unauthorized"
+TYPE_CONFLICT = "urn:aro:problem:conflict"
+TYPE_IDEMPOTENCY_MISMATCH = "urn:aro:problem:idempotency-key-reused"
 
 
 class ApiProblem(Exception):
@@ -29,6 +32,7 @@ class ApiProblem(Exception):
         *,
         type_: str = TYPE_INVALID_REQUEST,
         errors: list[dict[str, str]] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -36,6 +40,8 @@ class ApiProblem(Exception):
         self.detail = detail
         self.type = type_
         self.errors = errors
+        #: Extra members of the problem document (RFC 9457 extensions), e.g. ``runtimeStatus``.
+        self.extensions = extensions or {}
 
     def body(self) -> dict[str, Any]:
         """The problem document."""
@@ -47,6 +53,8 @@ class ApiProblem(Exception):
         }
         if self.errors is not None:
             document["errors"] = self.errors
+        for key, value in self.extensions.items():
+            document.setdefault(key, value)
         return document
 
 

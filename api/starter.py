@@ -2,18 +2,29 @@
 
 Nothing starts unless the whole request is valid. Every setting the
 orchestrator needs is copied into :class:`OrchestrationInput` here, so the
-orchestrator never reads settings.
+orchestrator never reads settings. With an ``Idempotency-Key`` the instance id
+is derived from the caller and the key (see ``api.idempotency``), and a repeat
+of the same request answers with the existing instance.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
 
+from api.caller import ANONYMOUS_OWNER, caller_owner
+from api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    check_idempotency_key,
+    idempotent_instance_id,
+    request_hash,
+)
+from api.models import WorkflowRequest
 from api.problems import (
+    TYPE_IDEMPOTENCY_MISMATCH,
     TYPE_MISCONFIGURED,
     TYPE_UPSTREAM,
     ApiProblem,
@@ -24,13 +35,12 @@ from api.validation import parse_workflow_request
 from orchestrator.models import OrchestrationInput, RunConfig, SessionRef
 from orchestrator.names import ORCHESTRATOR
 from settings import SessionSettings, SettingsError, get_settings
+from telemetry import bind, get_logger
 
-logger = logging.getLogger("api")
+logger = get_logger("api")
 
 #: Seconds a caller should wait before the first status query.
 RETRY_AFTER_SECONDS = 2
-#: The owner of every session until callers are identified by their function key.
-ANONYMOUS_OWNER = "anonymous"
 STATUS_ROUTE = "/api/workflowStatus/"
 
 
@@ -58,27 +68,36 @@ def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> Run
         runner_file_name=settings.runner_file_name,
         input_file_name=settings.input_file_name,
         output_file_name=settings.output_file_name,
+        pool_retry_attempts=settings.pool_exhausted_retries,
+        pool_retry_seconds=settings.pool_exhausted_retry_seconds,
     )
+
+
+def session_of(request: WorkflowRequest, *, owner: str) -> SessionRef:
+    """The session strategy: ``reuse`` with a ``sessionId`` (named per owner), else ephemeral."""
+    if request.session_id and request.session_strategy in (None, "reuse"):
+        return SessionRef(strategy="reuse", name=request.session_id, owner=owner)
+    return SessionRef(strategy="ephemeral", owner=owner)
 
 
 def build_orchestration_input(
-    request: Any, *, settings: SessionSettings, owner: str = ANONYMOUS_OWNER
+    request: WorkflowRequest,
+    *,
+    settings: SessionSettings,
+    owner: str = ANONYMOUS_OWNER,
+    request_hash: str | None = None,
 ) -> OrchestrationInput:
     """``OrchestrationInput`` for a validated ``WorkflowRequest``."""
-    session = (
-        SessionRef(strategy="reuse", name=request.session_id, owner=owner)
-        if request.session_id
-        else SessionRef(strategy="ephemeral", owner=owner)
-    )
     return OrchestrationInput(
         workflow_code=request.workflow_code,
         input=request.input or {},
-        session=session,
+        session=session_of(request, owner=owner),
         environment_variables=request.environment_variables or {},
         secret_environment_variables=request.secret_environment_variables or {},
         runner_preamble=request.runner_preamble,
         command=request.command_override or settings.python_command,
         config=run_config(settings, timeout_seconds=request.timeout_seconds),
+        request_hash=request_hash,
     )
 
 
@@ -109,41 +128,111 @@ def accepted_body(management: dict[str, str], *, origin: str, instance_id: str) 
     return body
 
 
+def _backend_problem(exc: Exception, what: str) -> ApiProblem:
+    logger.error("durable backend: %s failed: %s", what, type(exc).__name__)
+    return ApiProblem(
+        503,
+        "Service Unavailable",
+        f"The durable backend did not {what}: {type(exc).__name__}",
+        type_=TYPE_UPSTREAM,
+    )
+
+
+async def _start(client: Any, orchestration_input: OrchestrationInput) -> str:
+    """``start_new`` with an id of the backend's choosing; any failure is a 503 problem."""
+    try:
+        return await client.start_new(ORCHESTRATOR, client_input=orchestration_input.to_wire())
+    except Exception as exc:
+        raise _backend_problem(exc, "start the workflow") from None
+
+
+async def _existing(client: Any, instance_id: str) -> Any | None:
+    """The instance's status with its input, or ``None`` if there is no such instance."""
+    try:
+        status = await client.get_status(instance_id, show_input=True)
+    except Exception as exc:
+        raise _backend_problem(exc, "read the workflow") from None
+    if not status or getattr(status, "runtime_status", None) is None:
+        return None
+    return status
+
+
+def _check_replay(status: Any, *, expected_hash: str | None, instance_id: str) -> None:
+    """409 unless the existing instance was started by the same request."""
+    try:
+        stored = OrchestrationInput.from_wire(status.input_).request_hash
+    except (ValueError, TypeError):
+        stored = None
+    if stored is None or stored != expected_hash:
+        raise ApiProblem(
+            409,
+            "Idempotency key reused",
+            f"This {IDEMPOTENCY_HEADER} was already used with a different request "
+            f"(instance {instance_id}); use a new key for a new request.",
+            type_=TYPE_IDEMPOTENCY_MISMATCH,
+            extensions={"instanceId": instance_id},
+        )
+
+
+async def start_idempotent(
+    client: Any, orchestration_input: OrchestrationInput, *, instance_id: str
+) -> bool:
+    """Start ``instance_id`` unless it exists; True when the answer is a replay."""
+    expected = orchestration_input.request_hash
+    existing = await _existing(client, instance_id)
+    if existing is None:
+        try:
+            await client.start_new(
+                ORCHESTRATOR, instance_id, client_input=orchestration_input.to_wire()
+            )
+            return False
+        except Exception as exc:
+            # A concurrent identical POST may have created it first: answer as a replay.
+            existing = await _existing(client, instance_id)
+            if existing is None:
+                raise _backend_problem(exc, "start the workflow") from None
+    _check_replay(existing, expected_hash=expected, instance_id=instance_id)
+    return True
+
+
 async def start_workflow(
     req: func.HttpRequest, client: Any, *, settings: SessionSettings | None = None
 ) -> func.HttpResponse:
     """Handle ``POST /api/workflows``."""
+    replayed = False
     try:
         settings = load_settings_or_problem(settings)
+        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        key = check_idempotency_key(req.headers.get(IDEMPOTENCY_HEADER))
         request = parse_workflow_request(
             req.get_body() or b"",
             content_type=req.headers.get("content-type"),
             settings=settings,
         )
-        orchestration_input = build_orchestration_input(request, settings=settings)
-        try:
-            instance_id = await client.start_new(
-                ORCHESTRATOR, client_input=orchestration_input.to_wire()
-            )
-        except Exception as exc:
-            logger.exception("start_new failed")
-            raise ApiProblem(
-                503,
-                "Service Unavailable",
-                f"The durable backend did not start the workflow: {type(exc).__name__}",
-                type_=TYPE_UPSTREAM,
-            ) from None
+        orchestration_input = build_orchestration_input(
+            request,
+            settings=settings,
+            owner=owner,
+            request_hash=request_hash(request) if key is not None else None,
+        )
+        if key is None:
+            instance_id = await _start(client, orchestration_input)
+        else:
+            instance_id = idempotent_instance_id(owner, key)
+            replayed = await start_idempotent(client, orchestration_input, instance_id=instance_id)
     except ApiProblem as problem:
         return problem_response(problem)
     origin = origin_of(req.url)
     body = accepted_body(
         client.create_http_management_payload(instance_id), origin=origin, instance_id=instance_id
     )
-    logger.info(
-        "started instance %s (%s session)", instance_id, orchestration_input.session.strategy
-    )
-    return json_response(
-        body,
-        status_code=202,
-        headers={"Location": body["statusUri"], "Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    with bind(instance_id=instance_id):
+        logger.info(
+            "%s (%s session)",
+            "idempotent replay" if replayed else "started",
+            orchestration_input.session.strategy,
+        )
+    headers = {"Location": body["statusUri"], "Retry-After": str(RETRY_AFTER_SECONDS)}
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return json_response(body, status_code=202, headers=headers)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
@@ -23,6 +23,8 @@ from orchestrator.errors import parse_error_message
 
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+#: Runtime states of a run that was stopped from outside (``POST .../cancel`` terminates).
+CANCELED = frozenset({"Terminated", "Canceled"})
 #: Longest failure text copied into an unstructured error.
 MAX_RAW_ERROR_CHARS = 4000
 
@@ -31,6 +33,27 @@ def _iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return value.isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: datetime | str | None) -> datetime | None:
+    """A timestamp as an aware UTC datetime (naive ones are taken as UTC); None if unreadable."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def queued_ms(created_time: datetime | str | None, started_at: Any) -> int | None:
+    """Milliseconds between the instance's creation and its orchestrator's first run."""
+    created = _parse_time(created_time)
+    started = _parse_time(started_at) if isinstance(started_at, str | datetime) else None
+    if created is None or started is None:
+        return None
+    return max(0, int((started - created).total_seconds() * 1000))
 
 
 def _maybe_json(value: Any) -> Any:
@@ -45,6 +68,8 @@ def _maybe_json(value: Any) -> Any:
 
 def phase_of(runtime_status: str | None, custom_status: Any) -> str:
     """The phase: terminal runtime states win, else the orchestrator's custom status."""
+    if runtime_status in CANCELED:
+        return "canceled"
     if runtime_status in TERMINAL:
         return runtime_status.lower()
     custom = _maybe_json(custom_status)
@@ -63,6 +88,32 @@ def parse_failure(output: Any) -> dict[str, Any]:
         "type": "OrchestrationFailed",
         "message": (text or "The orchestration failed without a message.")[:MAX_RAW_ERROR_CHARS],
     }
+
+
+def parse_cancellation(output: Any) -> dict[str, Any]:
+    """``{canceledBy, reason}`` from a terminated instance's output (the terminate reason).
+
+    ``POST .../cancel`` writes JSON text ``{"canceledBy", "reason"}``; a reason given
+    elsewhere (the Durable management API, an operator) is plain text: ``canceledBy`` null.
+    """
+    value = _maybe_json(output)
+    if isinstance(value, dict) and ("canceledBy" in value or "reason" in value):
+        by, reason = value.get("canceledBy"), value.get("reason")
+        return {
+            "canceledBy": by if isinstance(by, str) else None,
+            "reason": reason if isinstance(reason, str) else None,
+        }
+    if value is None or value == "":
+        return {"canceledBy": None, "reason": None}
+    text = value if isinstance(value, str) else json.dumps(value)
+    return {"canceledBy": None, "reason": text[:MAX_RAW_ERROR_CHARS]}
+
+
+def cancellation_message(cancellation: dict[str, Any]) -> str:
+    """One line for the error of a canceled run."""
+    by, reason = cancellation.get("canceledBy"), cancellation.get("reason")
+    message = "The run was canceled" + (f" by {by}" if by else "")
+    return message + (f": {reason}" if reason else ".")
 
 
 def status_document(
@@ -85,7 +136,9 @@ def status_document(
         "error": None,
     }
     custom = _maybe_json(custom_status)
-    if isinstance(custom, dict) and custom.get("executionId"):
+    if not isinstance(custom, dict):
+        custom = {}
+    if custom.get("executionId"):
         document["executionId"] = custom["executionId"]
     if runtime_status == "Completed":
         envelope = _maybe_json(output)
@@ -101,13 +154,35 @@ def status_document(
         logs = error.pop("logs", None)
         if isinstance(logs, dict):
             document["logs"] = logs
+        timings = error.pop("timings", None)
+        if isinstance(timings, dict):
+            document["timings"] = timings
         if error.get("executionId"):
             document["executionId"] = error["executionId"]
         document["error"] = error
-    elif runtime_status in ("Terminated", "Canceled"):
-        reason = output if isinstance(output, str) else json.dumps(output)
-        document["error"] = {"type": runtime_status, "message": reason or runtime_status}
+    elif runtime_status in CANCELED:
+        cancellation = parse_cancellation(output)
+        document["cancellation"] = cancellation
+        document["error"] = {"type": "Canceled", "message": cancellation_message(cancellation)}
+    if runtime_status in ("Completed", "Failed"):
+        queued = queued_ms(created_time, custom.get("startedAt"))
+        if queued is not None:
+            document["timings"] = {"queuedMs": queued, **(document.get("timings") or {})}
     return document
+
+
+def list_item(document: dict[str, Any]) -> dict[str, Any]:
+    """The status view without output bodies: for listings."""
+    error = document.get("error")
+    item = {
+        key: document[key]
+        for key in ("instanceId", "runtimeStatus", "phase", "createdTime", "lastUpdatedTime")
+    }
+    item["error"] = {"type": error.get("type")} if isinstance(error, dict) else None
+    for key in ("executionId", "cancellation"):
+        if key in document:
+            item[key] = document[key]
+    return item
 
 
 def check_instance_id(instance_id: str | None) -> str:

@@ -283,6 +283,14 @@ def _check_session(raw: dict[str, Any], settings: SessionSettings, add: Callable
     value = raw.get("sessionId")
     if isinstance(value, str) and not SESSION_ID.fullmatch(value):
         add("sessionId", "must be 4 to 128 characters of A-Z a-z 0-9 _ -")
+    strategy = raw.get("sessionStrategy")
+    if strategy == "reuse" and value is None:
+        add("sessionStrategy", "'reuse' requires sessionId (the name of the session to reuse)")
+    elif strategy == "ephemeral" and value is not None:
+        add(
+            "sessionStrategy",
+            "'ephemeral' takes no sessionId: omit sessionId, or use 'reuse' to keep its files",
+        )
 
 
 def _check_preamble(raw: dict[str, Any], settings: SessionSettings, add: Callable) -> None:

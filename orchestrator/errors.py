@@ -15,6 +15,18 @@ from orchestrator.models import ErrorDoc, public_dump
 #: Precedes the JSON error document in the orchestration's failure message.
 ERROR_MARKER = "__ARO_ERROR__"
 
+#: The request's whole-run deadline (``timeoutSeconds``, default ``DefaultTimeoutSeconds``).
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+#: The per-execution limit (launcher timeout / session execution timeout) ended the command.
+EXECUTION_TIMEOUT = "ExecutionTimeout"
+#: The pool stayed full (it answers 404 with a capacity error code) through every retry.
+POOL_EXHAUSTED = "SessionPoolExhausted"
+
+#: ``limit.name`` values in error documents.
+LIMIT_RUN_DEADLINE = "timeoutSeconds"
+LIMIT_MAX_EXECUTION = "AzureSession__MaxExecutionSeconds"
+LIMIT_SESSION_EXECUTION = "sessionExecutionTimeout"
+
 #: Operator hints per error type, shown next to the message.
 HINTS: dict[str, str] = {
     "SessionAuthError": (
@@ -32,7 +44,15 @@ HINTS: dict[str, str] = {
         "The pool answered 404: check AzureSession__PoolManagementEndpoint; a pool at its "
         "session limit also answers 404."
     ),
-    "DeadlineExceeded": "Raise timeoutSeconds (up to AzureSession__MaxTimeoutSeconds).",
+    DEADLINE_EXCEEDED: "Raise timeoutSeconds (up to AzureSession__MaxTimeoutSeconds).",
+    EXECUTION_TIMEOUT: (
+        "One execution may run at most AzureSession__MaxExecutionSeconds (the service caps "
+        "it at 220 s): split the work or make it faster."
+    ),
+    POOL_EXHAUSTED: (
+        "Every session of the pool is in use: retry later, raise the pool's "
+        "maxConcurrentSessions, or lower its cooldownPeriodInSeconds."
+    ),
     "OutputMissing": (
         "The command ended without writing output.json: a commandOverride must run run.py "
         "or write output.json itself."

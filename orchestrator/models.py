@@ -88,6 +88,10 @@ class RunConfig(BoundaryModel):
     #: Seconds between the launcher's timeout and the session execution's, so the launcher
     #: can still report when it kills the command.
     execution_timeout_margin_seconds: int = Field(10, ge=0)
+    #: Extra tries, on durable timers, while the pool is full (``SessionPoolExhausted``).
+    pool_retry_attempts: int = Field(3, ge=0)
+    #: First wait before such a try; it doubles each time and never passes the deadline.
+    pool_retry_seconds: float = Field(5.0, gt=0)
 
 
 class OrchestrationInput(BoundaryModel):
@@ -102,6 +106,9 @@ class OrchestrationInput(BoundaryModel):
     runner_preamble: str | None = None
     command: str
     config: RunConfig
+    #: SHA-256 of the canonical request when it came with an ``Idempotency-Key``, so a
+    #: repeated POST can be told apart from a different one under the same key.
+    request_hash: str | None = None
 
 
 # --- activity payloads -----------------------------------------------------------
@@ -252,12 +259,19 @@ class Logs(PublicModel):
 
 
 class Timings(PublicModel):
-    """Milliseconds per stage, measured on orchestration time."""
+    """Milliseconds per stage, measured on orchestration time (``None``: stage not reached)."""
 
-    upload_ms: int = 0
-    run_ms: int = 0
-    collect_ms: int = 0
-    total_ms: int = 0
+    upload_ms: int | None = None
+    run_ms: int | None = None
+    collect_ms: int | None = None
+    total_ms: int | None = None
+
+
+class LimitDoc(PublicModel):
+    """The limit that ended a run: its setting or request field, and its value."""
+
+    name: str
+    seconds: float
 
 
 class WorkflowResult(PublicModel):
@@ -281,3 +295,7 @@ class ErrorDoc(PublicModel):
     hint: str | None = None
     logs: Logs = Field(default_factory=Logs)
     execution_id: str | None = None
+    #: For ``DeadlineExceeded`` / ``ExecutionTimeout``: which limit ended the run.
+    limit: LimitDoc | None = None
+    #: Stage timings up to the failure.
+    timings: Timings | None = None

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from orchestrator.errors import HINTS, WorkflowRunError
+from orchestrator.errors import (
+    DEADLINE_EXCEEDED,
+    EXECUTION_TIMEOUT,
+    HINTS,
+    LIMIT_RUN_DEADLINE,
+    LIMIT_SESSION_EXECUTION,
+    WorkflowRunError,
+)
 from orchestrator.models import (
     ActivityError,
     DownloadResult,
     ErrorDoc,
+    LimitDoc,
     Logs,
     PollResult,
 )
@@ -56,11 +64,38 @@ def activity_failure(
     )
 
 
-def execution_failure(poll: PollResult, *, execution_id: str) -> WorkflowRunError | None:
-    """``ExecutionFailed`` when the session itself reports the execution Failed/Canceled."""
+def is_session_timeout(poll: PollResult) -> bool:
+    """True when the session ended the execution at its own timeout (code ``Timeout``)."""
+    text = (poll.execution_error or "").lower()
+    return poll.status == "Failed" and (text.startswith("timeout") or "timed out" in text)
+
+
+def execution_failure(
+    poll: PollResult, *, execution_id: str, execution_limit: float | None = None
+) -> WorkflowRunError | None:
+    """``ExecutionFailed`` when the session itself reports the execution Failed/Canceled.
+
+    ``ExecutionTimeout`` instead when the session's execution timeout ended it before the
+    launcher could report (``execution_limit`` is that timeout in seconds).
+    """
     if poll.status not in ("Failed", "Canceled"):
         return None
     logs = logs_of(poll)
+    if is_session_timeout(poll) and execution_limit is not None:
+        return WorkflowRunError(
+            ErrorDoc(
+                type=EXECUTION_TIMEOUT,
+                message=(
+                    f"The session ended the execution at its timeout of {execution_limit:g} s: "
+                    f"{clip(poll.execution_error or '', 500)}"
+                ),
+                stage="running",
+                hint=HINTS.get(EXECUTION_TIMEOUT),
+                logs=logs,
+                execution_id=execution_id,
+                limit=LimitDoc(name=LIMIT_SESSION_EXECUTION, seconds=execution_limit),
+            )
+        )
     message = f"The session execution ended with status {poll.status}"
     if poll.execution_error:
         message += f": {clip(poll.execution_error)}"
@@ -78,9 +113,18 @@ def execution_failure(poll: PollResult, *, execution_id: str) -> WorkflowRunErro
 
 
 def workflow_result(
-    poll: PollResult, download: DownloadResult, *, execution_id: str, limit_description: str
+    poll: PollResult,
+    download: DownloadResult,
+    *,
+    execution_id: str,
+    limit_description: str,
+    limit: LimitDoc | None = None,
 ) -> Any:
-    """The workflow's ``result`` from output.json, or raise the matching ``WorkflowRunError``."""
+    """The workflow's ``result`` from output.json, or raise the matching ``WorkflowRunError``.
+
+    ``limit`` is the launcher's timeout: ``DeadlineExceeded`` when it was the run's
+    ``timeoutSeconds``, ``ExecutionTimeout`` when it was the per-execution cap.
+    """
     logs = logs_of(poll)
 
     def fail(type_: str, message: str, *, stage: str = "collecting", **extra: Any) -> NoReturn:
@@ -103,10 +147,12 @@ def workflow_result(
     summary = poll.summary
     if not download.found:
         if summary is not None and summary.timed_out:
+            deadline = limit is None or limit.name == LIMIT_RUN_DEADLINE
             fail(
-                "DeadlineExceeded",
+                DEADLINE_EXCEEDED if deadline else EXECUTION_TIMEOUT,
                 f"The command did not finish within {limit_description} and was killed.",
                 stage="running",
+                limit=limit,
             )
         if summary is not None and (summary.exit_code not in (0, None) or summary.error):
             reason = f"exited with code {summary.exit_code}"

@@ -8,22 +8,32 @@ fail the orchestration with :class:`~orchestrator.errors.WorkflowRunError`.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from orchestrator import names
-from orchestrator.errors import HINTS, WorkflowRunError
+from orchestrator.errors import (
+    DEADLINE_EXCEEDED,
+    HINTS,
+    LIMIT_MAX_EXECUTION,
+    LIMIT_RUN_DEADLINE,
+    POOL_EXHAUSTED,
+    WorkflowRunError,
+)
 from orchestrator.models import (
+    ActivityError,
     ActivityRequest,
+    BoundaryModel,
     CleanupRequest,
     CleanupResult,
     DownloadRequest,
     DownloadResult,
     ErrorDoc,
+    LimitDoc,
     Logs,
     OrchestrationInput,
     PollRequest,
@@ -45,8 +55,9 @@ from orchestrator.outcome import (
     workflow_result,
 )
 from orchestrator.polling import next_delay
+from telemetry import get_logger
 
-logger = logging.getLogger("orchestrator")
+logger = get_logger("orchestrator")
 
 Steps = Generator[Any, Any, Any]
 
@@ -55,8 +66,24 @@ def _ms(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds() * 1000))
 
 
+def _span(start: datetime | None, end: datetime | None) -> int | None:
+    return _ms(end - start) if start is not None and end is not None else None
+
+
 def _seconds(value: float) -> str:
     return f"{value:g} s"
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    """The limits one execution runs under, and which of them the launcher enforces."""
+
+    launcher: LimitDoc
+    description: str
+    #: The launcher's timeout for the command.
+    launcher_seconds: float
+    #: The session execution's own timeout (launcher + margin, capped by the service).
+    execution_seconds: float
 
 
 class _Run:
@@ -77,6 +104,12 @@ class _Run:
         self.phase = "pending"
         self.last_poll: PollResult | None = None
         self.session_stopped = False
+        self.limits: ExecutionLimits | None = None
+        # stage marks on orchestration time, for timings
+        self.uploaded_at: datetime | None = None
+        self.run_started_at: datetime | None = None
+        self.run_finished_at: datetime | None = None
+        self.collected_at: datetime | None = None
 
     # --- helpers -----------------------------------------------------------------
 
@@ -94,12 +127,18 @@ class _Run:
             status["polls"] = self.polls
         self.context.set_custom_status(status)
         if not self.context.is_replaying:
-            logger.info(
-                "instance %s execution %s phase %s",
-                self.context.instance_id,
-                self.execution_id or "-",
-                phase,
-            )
+            logger.for_run(
+                instance_id=self.context.instance_id, execution_id=self.execution_id
+            ).info("phase %s", phase)
+
+    def timings(self) -> Timings:
+        """Stage timings so far (``None`` for stages not reached)."""
+        return Timings(
+            upload_ms=_span(self.started, self.uploaded_at),
+            run_ms=_span(self.run_started_at, self.run_finished_at),
+            collect_ms=_span(self.run_finished_at, self.collected_at),
+            total_ms=_ms(self.now - self.started),
+        )
 
     def base(self) -> dict[str, Any]:
         """Fields every activity request carries."""
@@ -141,11 +180,44 @@ class _Run:
             )
         )
 
+    def call_with_session(
+        self,
+        name: str,
+        request: ActivityRequest,
+        result_type: type[BoundaryModel],
+        *,
+        stage: str,
+    ) -> Steps:
+        """:meth:`call`, retried on durable timers while the pool is full.
+
+        Returns the result (its ``error`` may be set); a full pool that outlives the retries
+        (or the deadline) fails the run with ``SessionPoolExhausted``.
+        """
+        attempt = 0
+        while True:
+            raw = yield from self.call(name, request)
+            result = result_type.from_wire(raw)
+            error: ActivityError | None = getattr(result, "error", None)
+            if error is None or error.type != POOL_EXHAUSTED:
+                return result
+            wait = self.config.pool_retry_seconds * (2**attempt)
+            wake = self.now + timedelta(seconds=wait)
+            if attempt >= self.config.pool_retry_attempts or wake >= self.deadline:
+                raise self.fail(
+                    POOL_EXHAUSTED,
+                    clip(f"{error.message} (gave up after {attempt + 1} attempt(s))"),
+                    stage=stage,
+                )
+            attempt += 1
+            self.status("waiting_for_session")
+            yield self.context.create_timer(wake)
+            self.status(stage)
+
     # --- stages ------------------------------------------------------------------
 
     def upload(self) -> Steps:
         self.status("uploading")
-        raw = yield from self.call(
+        result = yield from self.call_with_session(
             names.UPLOAD_WORKFLOW_FILES,
             UploadRequest(
                 **self.base(),
@@ -157,27 +229,25 @@ class _Run:
                 input_file_name=self.config.input_file_name,
                 output_file_name=self.config.output_file_name,
             ),
+            UploadResult,
+            stage="uploading",
         )
-        result = UploadResult.from_wire(raw)
         if result.error is not None:
             raise activity_failure(result.error, stage="uploading")
 
-    def start(self) -> Steps:
-        """Start the execution; returns a description of the limit that applies to it."""
-        self.status("starting")
-        self.execution_id = str(self.context.new_uuid())
+    def run_deadline(self) -> LimitDoc:
+        """The request's whole-run deadline as a limit."""
+        return LimitDoc(name=LIMIT_RUN_DEADLINE, seconds=self.config.timeout_seconds)
+
+    def execution_limits(self) -> ExecutionLimits:
+        """Which limit the launcher enforces: the time left, or the per-execution cap."""
         remaining = (self.deadline - self.now).total_seconds()
-        if remaining <= 0:
-            raise self.fail(
-                "DeadlineExceeded",
-                f"timeoutSeconds ({self.config.timeout_seconds} s) passed before the "
-                "execution could start.",
-            )
         margin = self.config.execution_timeout_margin_seconds
         service_limit = float(self.config.max_execution_seconds)
         if service_limit - margin < remaining:
             # The session service's per-execution cap binds before the caller's deadline.
             launcher_limit = max(1.0, service_limit - margin)
+            launcher = LimitDoc(name=LIMIT_MAX_EXECUTION, seconds=launcher_limit)
             described = (
                 f"the per-execution limit of {launcher_limit:g} s "
                 f"(AzureSession__MaxExecutionSeconds={self.config.max_execution_seconds} "
@@ -185,9 +255,28 @@ class _Run:
             )
         else:
             launcher_limit = remaining
+            launcher = self.run_deadline()
             described = f"timeoutSeconds ({self.config.timeout_seconds} s)"
-        execution_limit = min(service_limit, launcher_limit + margin)
-        raw = yield from self.call(
+        return ExecutionLimits(
+            launcher=launcher,
+            description=described,
+            launcher_seconds=launcher_limit,
+            execution_seconds=min(service_limit, launcher_limit + margin),
+        )
+
+    def start(self) -> Steps:
+        """Start the execution under the limits of :meth:`execution_limits`."""
+        self.status("starting")
+        self.execution_id = str(self.context.new_uuid())
+        if (self.deadline - self.now).total_seconds() <= 0:
+            raise self.fail(
+                DEADLINE_EXCEEDED,
+                f"timeoutSeconds ({self.config.timeout_seconds} s) passed before the "
+                "execution could start.",
+                limit=self.run_deadline(),
+            )
+        self.limits = limits = self.execution_limits()
+        result = yield from self.call_with_session(
             names.START_EXECUTION,
             StartRequest(
                 **self.base(),
@@ -195,15 +284,15 @@ class _Run:
                 command=self.spec.command,
                 environment_variables=self.spec.environment_variables,
                 secret_environment_variables=self.spec.secret_environment_variables,
-                timeout_seconds=round(launcher_limit, 3),
-                execution_timeout_seconds=round(execution_limit, 3),
+                timeout_seconds=round(limits.launcher_seconds, 3),
+                execution_timeout_seconds=round(limits.execution_seconds, 3),
                 tail_chars=self.config.output_tail_chars,
             ),
+            StartResult,
+            stage="starting",
         )
-        result = StartResult.from_wire(raw)
         if result.error is not None:
             raise activity_failure(result.error, stage="starting", execution_id=self.execution_id)
-        return described
 
     def wait_until_finished(self) -> Steps:
         """Poll on durable timers until the execution is terminal or the deadline passes."""
@@ -243,10 +332,11 @@ class _Run:
                 break
         yield from self.stop_session()
         raise self.fail(
-            "DeadlineExceeded",
+            DEADLINE_EXCEEDED,
             f"The workflow did not finish within timeoutSeconds "
             f"({_seconds(self.config.timeout_seconds)}); its session was stopped.",
             stage="running",
+            limit=self.run_deadline(),
         )
 
     def stop_session(self) -> Steps:
@@ -295,26 +385,35 @@ class _Run:
     def execute(self) -> Steps:
         try:
             yield from self.upload()
-            uploaded = self.now
-            limit_description = yield from self.start()
-            run_started = self.now
+            self.uploaded_at = self.now
+            yield from self.start()
+            limits = self.limits
+            assert limits is not None
+            self.run_started_at = self.now
             poll = yield from self.wait_until_finished()
-            run_finished = self.now
-            failure = execution_failure(poll, execution_id=self.execution_id or "")
+            self.run_finished_at = self.now
+            failure = execution_failure(
+                poll,
+                execution_id=self.execution_id or "",
+                execution_limit=limits.execution_seconds,
+            )
             if failure is not None:
                 raise failure
             download = yield from self.collect()
-            collected = self.now
+            self.collected_at = self.now
             result = workflow_result(
                 poll,
                 download,
                 execution_id=self.execution_id or "",
-                limit_description=limit_description,
+                limit_description=limits.description,
+                limit=limits.launcher,
             )
-        except WorkflowRunError:
+        except WorkflowRunError as exc:
             yield from self.cleanup()
             self.status("failed")
-            raise
+            raise WorkflowRunError(
+                exc.error.model_copy(update={"timings": self.timings()})
+            ) from None
         yield from self.cleanup()
         self.status("completed")
         logs: Logs = logs_of(poll)
@@ -323,12 +422,7 @@ class _Run:
                 result=result,
                 execution_id=self.execution_id or "",
                 logs=logs,
-                timings=Timings(
-                    upload_ms=_ms(uploaded - self.started),
-                    run_ms=_ms(run_finished - run_started),
-                    collect_ms=_ms(collected - run_finished),
-                    total_ms=_ms(self.now - self.started),
-                ),
+                timings=self.timings(),
                 polls=self.polls,
             ),
             exclude_none=False,

@@ -41,7 +41,11 @@ def functions():
 def test_registered_names(functions):
     assert set(functions) == {
         "StartWorkflow",
+        "ListWorkflows",
         "GetWorkflowStatus",
+        "CancelWorkflow",
+        "Health",
+        "OpenApi",
         "WorkflowOrchestrator",
         *names.ACTIVITIES,
     }
@@ -67,9 +71,26 @@ def test_http_routes_methods_and_auth(functions):
     assert status.route == "workflowStatus/{instanceId}"
     assert [str(m.value) for m in status.methods] == ["GET"]
     assert str(status.auth_level.value).lower() == "function"
-    for name in ("StartWorkflow", "GetWorkflowStatus"):
+    for name in ("StartWorkflow", "ListWorkflows", "GetWorkflowStatus", "CancelWorkflow"):
+        trigger = functions[name].get_trigger()
+        assert str(trigger.auth_level.value).lower() == "function", name
         types = {b.type for b in functions[name].get_bindings()}
         assert types == {"httpTrigger", "http", "durableClient"}
+    cancel = functions["CancelWorkflow"].get_trigger()
+    assert cancel.route == "workflows/{instanceId}/cancel"
+    assert [str(m.value) for m in cancel.methods] == ["POST"]
+    listing = functions["ListWorkflows"].get_trigger()
+    assert listing.route == "workflows"
+    assert [str(m.value) for m in listing.methods] == ["GET"]
+
+
+def test_health_and_openapi_are_anonymous_and_need_no_durable_client(functions):
+    for name, route in (("Health", "health"), ("OpenApi", "openapi.json")):
+        trigger = functions[name].get_trigger()
+        assert trigger.route == route
+        assert [str(m.value) for m in trigger.methods] == ["GET"]
+        assert str(trigger.auth_level.value).lower() == "anonymous"
+        assert {b.type for b in functions[name].get_bindings()} == {"httpTrigger", "http"}
 
 
 def test_orchestrator_and_activity_triggers(functions):

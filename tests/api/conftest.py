@@ -21,3 +21,27 @@ def settings() -> SessionSettings:
         session_identifier_key="k",
         auth_mode="none",
     )
+
+
+@pytest.fixture(scope="session")
+def live_functions():
+    """function_app's registered functions, loaded once per process from a private copy.
+
+    ``app.get_functions()`` may be called only once per app object, and other suites
+    load ``function_app`` too, so this imports its own copy of the module.
+    """
+    import importlib.util
+    import sys
+    import uuid
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "function_app.py"
+    name = f"function_app_openapi_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return list(module.app.get_functions())

@@ -259,11 +259,14 @@ async def test_status_failed_without_marker_is_still_an_error():
     assert "something else broke" in body["error"]["message"]
 
 
-async def test_status_terminated_reports_the_reason():
+async def test_status_terminated_with_a_plain_reason_is_canceled_by_nobody_known():
     durable = client()
     durable.get_status.return_value = status(
         "Terminated", output="stopped by operator", custom={"phase": "running"}
     )
     body = body_of(await get_workflow_status(get("inst1"), durable))
-    assert body["phase"] == "terminated"
-    assert body["error"] == {"type": "Terminated", "message": "stopped by operator"}
+    assert body["runtimeStatus"] == "Terminated"
+    assert body["phase"] == "canceled"
+    assert body["cancellation"] == {"canceledBy": None, "reason": "stopped by operator"}
+    assert body["error"]["type"] == "Canceled"
+    assert "stopped by operator" in body["error"]["message"]

@@ -1,0 +1,104 @@
+"""``Health``: is the app configured, and (on request) can it reach the session pool.
+
+Plain ``GET /api/health`` only checks settings and never touches the pool, so it is
+cheap enough for a load balancer. ``?deep=true`` also sends one ``GET /metadata`` to
+the pool, bounded by ``AzureSession__HealthProbeTimeoutSeconds`` (token included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import azure.functions as func
+import httpx
+
+from api.problems import json_response
+from settings import SessionSettings, SettingsError, get_settings
+from telemetry import get_logger
+
+logger = get_logger("api")
+
+#: The service version (``pyproject.toml`` ``version``; a test keeps them equal).
+VERSION = "0.1.0"
+PoolState = Literal["ok", "unreachable", "unknown"]
+
+
+def check_settings() -> tuple[SessionSettings | None, str]:
+    """The settings and ``"ok"``, or ``None`` and the error naming the bad setting."""
+    try:
+        settings = get_settings()
+        settings.pool_endpoint  # noqa: B018 - raises SettingsError naming what is missing
+        key = settings.session_identifier_key
+        if key is None or not key.get_secret_value():
+            raise SettingsError(
+                "Set AzureSession__SessionIdentifierKey (a long random secret): it keys the "
+                "session identifiers."
+            )
+    except SettingsError as exc:
+        return None, str(exc)
+    return settings, "ok"
+
+
+async def probe_pool(
+    settings: SessionSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[PoolState, str | None]:
+    """One bounded ``GET /metadata``: ``("ok", None)`` or ``("unreachable", why)``."""
+    from session_client.auth import auth_from_settings
+    from session_client.client import SESSION_API_MIN_VERSION, newer_api_version
+
+    timeout = settings.health_probe_timeout_seconds
+    try:
+        auth = auth_from_settings(settings)
+    except Exception as exc:
+        return "unreachable", f"no credential: {type(exc).__name__}"
+
+    async def fetch() -> httpx.Response:
+        headers = {}
+        token = await auth.get_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:
+            return await http.get(
+                settings.pool_endpoint + "/metadata",
+                params={
+                    "api-version": newer_api_version(settings.api_version, SESSION_API_MIN_VERSION)
+                },
+                headers=headers,
+            )
+
+    try:
+        response = await asyncio.wait_for(fetch(), timeout=timeout)
+    except TimeoutError:
+        return "unreachable", f"no answer within {timeout:g} s"
+    except Exception as exc:
+        return "unreachable", type(exc).__name__
+    finally:
+        await auth.aclose()
+    if response.is_success:
+        return "ok", None
+    return "unreachable", f"HTTP {response.status_code}"
+
+
+async def health(
+    req: func.HttpRequest, *, transport: httpx.AsyncBaseTransport | None = None
+) -> func.HttpResponse:
+    """Handle ``GET /api/health[?deep=true]``: 200 when healthy, else 503, same body."""
+    settings, settings_state = check_settings()
+    pool: PoolState = "unknown"
+    pool_detail = None
+    deep = (req.params.get("deep") or "").strip().lower() in ("true", "1", "yes")
+    if deep and settings is not None:
+        pool, pool_detail = await probe_pool(settings, transport=transport)
+        if pool != "ok":
+            logger.warning("health: pool %s (%s)", pool, pool_detail)
+    healthy = settings_state == "ok" and pool != "unreachable"
+    body: dict[str, Any] = {
+        "status": "ok" if healthy else "degraded",
+        "version": VERSION,
+        "settings": settings_state,
+        "pool": pool,
+    }
+    if pool_detail:
+        body["poolDetail"] = pool_detail
+    return json_response(body, status_code=200 if healthy else 503)

@@ -1,0 +1,167 @@
+"""Pydantic models of the JSON answers, for the OpenAPI document.
+
+The handlers build their answers as plain dicts (``api.status`` and friends); these
+models describe them, and tests validate real answers against them (extra fields
+forbidden), so the published document cannot drift from what the API sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Answer(BaseModel):
+    """A camelCase answer document; unknown fields are a bug in the schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemError(_Answer):
+    """One bad field: its path (``workflowCode``, ``environmentVariables.PATH``, ``top``)."""
+
+    path: str
+    message: str
+
+
+class Problem(_Answer):
+    """RFC 9457 problem details (``application/problem+json``), the only error shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A stable URN such as urn:aro:problem:invalid-request.")
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+    runtimeStatus: str | None = Field(None, description="409 on cancel: the current status.")
+    instanceId: str | None = None
+
+
+class Accepted(_Answer):
+    """202 of ``POST /api/workflows``: Durable's management URLs plus ``statusUri``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    statusUri: str
+    statusQueryGetUri: str | None = None
+    sendEventPostUri: str | None = None
+    terminatePostUri: str | None = None
+    purgeHistoryDeleteUri: str | None = None
+
+
+class Limit(_Answer):
+    """The limit that ended a run."""
+
+    name: str = Field(
+        description="timeoutSeconds, AzureSession__MaxExecutionSeconds or sessionExecutionTimeout."
+    )
+    seconds: float
+
+
+class RunError(_Answer):
+    """Why a run failed (or ``Canceled``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    message: str
+    stage: str | None = None
+    traceback: str | None = None
+    hint: str | None = None
+    executionId: str | None = None
+    limit: Limit | None = None
+    details: Any = None
+
+
+class Logs(_Answer):
+    """Bounded tails of the command's output (secrets shown as ``***``)."""
+
+    stdoutTail: str = ""
+    stderrTail: str = ""
+
+
+class StatusTimings(_Answer):
+    """Milliseconds per stage; stages not reached are absent."""
+
+    queuedMs: int | None = Field(None, description="createdTime to the orchestrator's start.")
+    uploadMs: int | None = None
+    runMs: int | None = None
+    collectMs: int | None = None
+    totalMs: int | None = None
+
+
+class Cancellation(_Answer):
+    """Who canceled a run and why (``canceledBy`` null when terminated elsewhere)."""
+
+    canceledBy: str | None = None
+    reason: str | None = None
+
+
+class WorkflowStatus(_Answer):
+    """``GET /api/workflowStatus/{instanceId}``."""
+
+    instanceId: str
+    runtimeStatus: str | None
+    phase: str
+    createdTime: str | None
+    lastUpdatedTime: str | None
+    output: Any = None
+    error: RunError | None = None
+    executionId: str | None = None
+    logs: Logs | None = None
+    timings: StatusTimings | None = None
+    cancellation: Cancellation | None = None
+
+
+class ErrorType(_Answer):
+    """Only the error's type, in listings."""
+
+    type: str | None
+
+
+class WorkflowListItem(_Answer):
+    """One run in ``GET /api/workflows`` (no output, logs or messages)."""
+
+    instanceId: str
+    runtimeStatus: str | None
+    phase: str
+    createdTime: str | None
+    lastUpdatedTime: str | None
+    error: ErrorType | None = None
+    executionId: str | None = None
+    cancellation: Cancellation | None = None
+    statusUri: str
+
+
+class WorkflowList(_Answer):
+    """A page of recent runs, newest first."""
+
+    items: list[WorkflowListItem]
+    count: int
+    continuationToken: str | None = Field(
+        None, description="Pass as continuationToken for the next page; null on the last."
+    )
+
+
+class CancelAccepted(_Answer):
+    """202 of ``POST /api/workflows/{instanceId}/cancel``."""
+
+    instanceId: str
+    runtimeStatus: str = Field(description="The status when the cancel was accepted.")
+    phase: Literal["canceling"]
+    cancellation: Cancellation
+    sessionDeletion: Literal["deleted", "notFound", "failed", "unknown"]
+    statusUri: str
+
+
+class Health(_Answer):
+    """``GET /api/health``."""
+
+    status: Literal["ok", "degraded"]
+    version: str
+    settings: str = Field(description='"ok" or the error naming the bad setting.')
+    pool: Literal["ok", "unreachable", "unknown"]
+    poolDetail: str | None = None
