@@ -327,8 +327,14 @@ async def download_output(
 async def cleanup_session(
     request: CleanupRequest, *, settings: SessionSettings | None = None
 ) -> str:
-    """Delete this run's files; files already gone count as deleted."""
+    """Delete this run's files, and an ephemeral session itself so its pool slot is freed.
+
+    Files go first: deleting the session needs api-version 2025-02-02-preview or
+    later, which a pool may refuse; then the files are at least gone and the slot
+    is freed by the pool's cooldown instead.
+    """
     deleted: list[str] = []
+    released = False
     try:
         settings = _settings(settings)
         identifier = _identifier(request, settings)
@@ -337,6 +343,8 @@ async def cleanup_session(
             with contextlib.suppress(SessionNotFound):
                 await client.delete_file(identifier, name)
             deleted.append(name)
+        if request.session.strategy == "ephemeral":
+            released = await _release_session(client, identifier)
     except Exception as exc:
         return _failure(
             exc,
@@ -345,8 +353,22 @@ async def cleanup_session(
             request=request,
             execution_id=request.execution_id,
         )
-    logger.info("CleanupSession: %d files", len(deleted))
-    return CleanupResult(deleted=deleted).to_wire()
+    logger.info("CleanupSession: %d files, session released: %s", len(deleted), released)
+    return CleanupResult(deleted=deleted, session_released=released).to_wire()
+
+
+async def _release_session(client: Any, identifier: str) -> bool:
+    """Delete a finished ephemeral session; a refusal other than a transient one is not fatal."""
+    try:
+        await client.delete_session(identifier)
+    except SessionNotFound:
+        return True
+    except SessionError as exc:
+        if is_transient(exc):
+            raise
+        logger.warning("CleanupSession: the pool kept the session (%s)", type(exc).__name__)
+        return False
+    return True
 
 
 @activity(StopRequest)

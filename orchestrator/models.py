@@ -229,9 +229,10 @@ class CleanupRequest(ActivityRequest):
 
 
 class CleanupResult(BoundaryModel):
-    """Files deleted (absent files count as deleted)."""
+    """Files deleted (absent files count as deleted); whether the session itself went too."""
 
     deleted: list[str] = Field(default_factory=list)
+    session_released: bool = False
     error: ActivityError | None = None
 
 

@@ -231,14 +231,33 @@ async def test_download_output_missing_invalid_and_valid(settings, fake_client, 
     assert valid == {"found": True, "document": document, "problem": None, "error": None}
 
 
-async def test_cleanup_ignores_missing_files(settings, fake_client, instance_id):
+async def test_cleanup_ignores_missing_files_and_releases_an_ephemeral_session(
+    settings, fake_client, instance_id
+):
     fake_client.files[identifier_of(instance_id)] = {"workflow.py": b"x"}
     request = CleanupRequest(
         instance_id=instance_id, session=SESSION, file_names=["workflow.py", "output.json"]
     )
     result = json.loads(await acts.cleanup_session(request.to_wire(), settings=settings))
-    assert result == {"deleted": ["workflow.py", "output.json"], "error": None}
-    assert fake_client.files[identifier_of(instance_id)] == {}
+    assert result == {
+        "deleted": ["workflow.py", "output.json"],
+        "session_released": True,
+        "error": None,
+    }
+    assert identifier_of(instance_id) not in fake_client.files
+    calls = [call[0] for call in fake_client.calls]
+    assert calls.index("delete_session") > calls.index("delete_file")
+
+
+async def test_cleanup_keeps_a_reused_session(settings, fake_client, instance_id):
+    session = SessionRef(strategy="reuse", name="kept", owner="alice")
+    identifier = identifier_of(instance_id, session)
+    fake_client.files[identifier] = {"workflow.py": b"x", "notes.txt": b"y"}
+    request = CleanupRequest(instance_id=instance_id, session=session, file_names=["workflow.py"])
+    result = json.loads(await acts.cleanup_session(request.to_wire(), settings=settings))
+    assert result["session_released"] is False
+    assert fake_client.files[identifier] == {"notes.txt": b"y"}
+    assert "delete_session" not in [call[0] for call in fake_client.calls]
 
 
 async def test_stop_session_deletes_the_session_and_tolerates_404(
