@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .requests import ModelRequest, redact_headers
+from .requests import ModelRequest, credential_sha256, redact_headers
 
 
 class Recorder:
@@ -24,6 +24,7 @@ class Recorder:
                 path=path,
                 headers=redact_headers(headers),
                 body=body,
+                credential_sha256=credential_sha256(headers),
             )
             self._requests.append(request)
             return request

@@ -7,12 +7,15 @@ That is what lets the same script serve a workflow running in another process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 REDACTED = "<redacted>"
+#: Headers that carry a credential; their values are never recorded.
+CREDENTIAL_HEADERS = ("authorization", "api-key", "x-api-key", "openai-api-key")
 #: Tool types the client runs itself; every other type is hosted by the provider.
 LOCAL_TOOL_TYPES = frozenset({"function", "custom"})
 
@@ -27,6 +30,12 @@ class ModelRequest(BaseModel):
     path: str
     headers: dict[str, str]
     body: Any = None
+    #: SHA-256 (hex) of the credential sent (the bearer token or api key), never the value.
+    credential_sha256: str | None = None
+
+    def credential_is(self, expected: str) -> bool:
+        """Whether the request carried exactly ``expected`` as its key (compared by digest)."""
+        return self.credential_sha256 == credential_digest(expected)
 
     # --- what kind of call -------------------------------------------------
     @property
@@ -145,11 +154,29 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     redacted = {}
     for name, value in headers.items():
         key = name.lower()
-        if key in ("authorization", "api-key", "x-api-key", "openai-api-key"):
+        if key in CREDENTIAL_HEADERS:
             scheme, _, rest = value.partition(" ")
             value = f"{scheme} {REDACTED}" if rest else REDACTED
         redacted[key] = value
     return redacted
+
+
+def credential_digest(value: str) -> str:
+    """The SHA-256 hex digest recorded in place of a credential."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def credential_sha256(headers: dict[str, str]) -> str | None:
+    """Digest of the first credential header's value (the part after a ``Bearer`` scheme)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for key in CREDENTIAL_HEADERS:
+        value = lowered.get(key)
+        if value is None:
+            continue
+        scheme, _, rest = value.partition(" ")
+        token = rest if rest and scheme.lower() == "bearer" else value
+        return credential_digest(token.strip())
+    return None
 
 
 def _text_of(content: Any) -> str:

@@ -127,13 +127,20 @@ def workflow_result(
     """
     logs = logs_of(poll)
 
-    def fail(type_: str, message: str, *, stage: str = "collecting", **extra: Any) -> NoReturn:
+    def fail(
+        type_: str,
+        message: str,
+        *,
+        stage: str = "collecting",
+        hint: str | None = None,
+        **extra: Any,
+    ) -> NoReturn:
         raise WorkflowRunError(
             ErrorDoc(
                 type=type_,
                 message=message,
                 stage=stage,
-                hint=HINTS.get(type_),
+                hint=hint or HINTS.get(type_),
                 logs=logs,
                 execution_id=execution_id,
                 **extra,
@@ -181,6 +188,7 @@ def workflow_result(
             str(error.get("type") or "WorkflowError"),
             clip(str(error.get("message") or "The workflow failed without a message.")),
             stage="running",
+            hint=clip(str(error["hint"])) if error.get("hint") else None,
             traceback=clip(str(traceback), MAX_TRACEBACK_CHARS, keep_end=True)
             if traceback
             else None,

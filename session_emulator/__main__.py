@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from .app import create_app
 from .config import (
@@ -54,17 +55,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run code WITHOUT isolation if no sandbox works (never on shared machines)",
     )
+    p.add_argument(
+        "--single-session-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep every session's files directly in DIR (e.g. /mnt/data) for one-session-per-"
+        "container images; needs --insecure-no-sandbox; DIR's contents are deleted",
+    )
     p.add_argument("--log-level", default="info")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse flags, probe the sandbox (refusing to start without one), serve."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    config = EmulatorConfig(
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    """The validated configuration for the parsed flags."""
+    return EmulatorConfig(
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
@@ -76,9 +81,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         python=args.python,
         insecure_no_sandbox=args.insecure_no_sandbox,
         max_upload_bytes=args.max_upload_bytes,
+        single_session_dir=args.single_session_dir,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, probe the sandbox (refusing to start without one), serve."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = _config(args)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        logging.error("refusing to start: %s", problems)
+        return 2
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("binding %s: the emulator is reachable beyond this machine", config.host)
+    if config.single_session_dir is not None:
+        logging.warning(
+            "every session keeps its files in %s (one session per container)",
+            config.single_session_dir,
+        )
     try:
         isolation = select_isolation(config)
     except SandboxUnavailable as exc:

@@ -6,11 +6,13 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import errno
 import hmac
 import logging
 import os
 import platform
 import re
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -267,7 +269,13 @@ async def upload_file(request: Request) -> Response:
             os.chown(staged, session.uid, session.uid)
         if target.is_dir() and not target.is_symlink():
             raise BadRequest(f"{name!r} is a directory.", code="InvalidFileName")
-        os.replace(staged, target)
+        try:
+            os.replace(staged, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # single-session-dir mode: staging and the shared folder may be different mounts.
+            shutil.move(staged, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staged)
@@ -367,6 +375,11 @@ async def pool_metadata(request: Request) -> Response:
                 "maxSessions": state.config.max_sessions,
                 "activeSessions": len(state.registry),
                 "cooldownPeriodInSeconds": state.config.cooldown_seconds,
+                "singleSessionDir": (
+                    str(state.config.single_session_dir)
+                    if state.config.single_session_dir
+                    else None
+                ),
             },
         }
     )

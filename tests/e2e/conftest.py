@@ -8,25 +8,11 @@ which runs the workflow in a bubblewrap sandbox.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from e2e_support import StackClient
+from e2e_support import StackClient, make_stack
 
-from devstack.stack import LocalStack, StackConfig, free_port
-
-
-def make_stack(root: Path, **overrides: object) -> LocalStack:
-    """A stack with its own ports, settings file, durable store and session directory."""
-    config = StackConfig(
-        state_dir=root,
-        settings_path=root / "local.settings.json",
-        runtime_port=free_port(),
-        emulator_port=free_port(),
-        log_to_files=True,
-        **overrides,
-    )
-    return LocalStack(config)
+from devstack.stack import LocalStack
 
 
 @pytest.fixture(scope="session")

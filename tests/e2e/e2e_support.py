@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from devstack.stack import LocalStack
+from devstack.stack import LocalStack, StackConfig, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
@@ -86,3 +86,16 @@ class StackClient:
 def example(name: str) -> str:
     """The source of examples/<name>/workflow.py."""
     return (REPO / "examples" / name / "workflow.py").read_text()
+
+
+def make_stack(root: Path, **overrides: object) -> LocalStack:
+    """A stack with its own ports, settings file, durable store and session directory."""
+    config = StackConfig(
+        state_dir=root,
+        settings_path=root / "local.settings.json",
+        runtime_port=free_port(),
+        emulator_port=free_port(),
+        log_to_files=True,
+        **overrides,
+    )
+    return LocalStack(config)

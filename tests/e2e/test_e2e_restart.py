@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_stack
-from e2e_support import StackClient
+from e2e_support import StackClient, make_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from conftest import emulator_config, new_identifier
 from emulator_support import params, poll, run_code
 
 from session_emulator.testing import run_emulator
+from tests.session_emulator.conftest import emulator_config, new_identifier
 
 
 async def test_api_version_is_required_and_checked(http, identifier):

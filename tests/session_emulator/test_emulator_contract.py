@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import emulator_config, new_identifier
 
 from session_client import (
     AzureSessionClient,
@@ -17,6 +16,7 @@ from session_client import (
 )
 from session_client.models import ExecutionStatus
 from session_emulator.testing import run_emulator
+from tests.session_emulator.conftest import emulator_config, new_identifier
 
 
 @pytest.fixture

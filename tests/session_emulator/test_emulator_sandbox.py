@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import emulator_config, new_identifier
 from emulator_support import assert_healthy, params, run_code
 
 from session_emulator.testing import run_emulator
+from tests.session_emulator.conftest import emulator_config, new_identifier
 
 CONNECT = """
 import socket
