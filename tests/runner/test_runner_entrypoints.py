@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import RunRunner
+from tests.runner.conftest import RunRunner
 
 
 def test_sync_run_gets_the_payload(run_runner: RunRunner) -> None:

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RunRunner
 
 from runner import render_run_py
+from tests.runner.conftest import RunRunner
 
-FIXTURES = Path("/work/shared/fixtures/agent_builder")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agent_builder"
 
 
 def test_preamble_runs_before_the_workflow_is_imported(run_runner: RunRunner) -> None:

@@ -11,10 +11,10 @@ import uuid
 from pathlib import PurePosixPath
 
 import pytest
-from conftest import RunRunner
 from pydantic import BaseModel
 
 from runner import _run_template as template
+from tests.runner.conftest import RunRunner
 
 
 class Colour(enum.Enum):
