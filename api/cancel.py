@@ -24,8 +24,8 @@ from api.models import CancelRequest
 from api.problems import (
     TYPE_CONFLICT,
     TYPE_NOT_FOUND,
-    TYPE_UPSTREAM,
     ApiProblem,
+    backend_problem,
     json_response,
     problem_response,
 )
@@ -80,13 +80,7 @@ async def read_instance(client: Any, instance_id: str) -> Any:
     try:
         status = await client.get_status(instance_id, show_input=True)
     except Exception as exc:
-        logger.error("get_status failed: %s", type(exc).__name__)
-        raise ApiProblem(
-            503,
-            "Service Unavailable",
-            f"The durable backend did not read the workflow: {type(exc).__name__}",
-            type_=TYPE_UPSTREAM,
-        ) from None
+        raise backend_problem(exc, "read the workflow") from None
     if _runtime(status) is None:
         raise ApiProblem(
             404, "Not Found", f"No workflow instance {instance_id!r}.", type_=TYPE_NOT_FOUND
@@ -153,13 +147,7 @@ async def cancel_workflow(
             current = _runtime(await read_instance(client, instance_id)) or ""
             if current in TERMINAL:
                 raise finished_problem(instance_id, current) from None
-            logger.error("terminate failed: %s", type(exc).__name__)
-            raise ApiProblem(
-                503,
-                "Service Unavailable",
-                f"The durable backend did not terminate the workflow: {type(exc).__name__}",
-                type_=TYPE_UPSTREAM,
-            ) from None
+            raise backend_problem(exc, "terminate the workflow") from None
     except ApiProblem as problem:
         return problem_response(problem)
     with bind(instance_id=instance_id):

@@ -19,7 +19,7 @@ from typing import Any
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from api.problems import TYPE_UPSTREAM, ApiProblem, json_response, problem_response
+from api.problems import ApiProblem, backend_problem, json_response, problem_response
 from api.starter import origin_of, status_uri
 from api.status import list_item, status_document
 from orchestrator.names import ORCHESTRATOR
@@ -183,13 +183,7 @@ async def list_workflows(
                 runtime_status=[OrchestrationRuntimeStatus(s) for s in wanted] if wanted else None,
             )
         except Exception as exc:
-            logger.error("get_status_by failed: %s", type(exc).__name__)
-            raise ApiProblem(
-                503,
-                "Service Unavailable",
-                f"The durable backend did not list workflows: {type(exc).__name__}",
-                type_=TYPE_UPSTREAM,
-            ) from None
+            raise backend_problem(exc, "list workflows") from None
     except ApiProblem as problem:
         return problem_response(problem)
     mine = [s for s in found or [] if getattr(s, "name", None) == ORCHESTRATOR]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import azure.functions as func
@@ -19,6 +20,17 @@ TYPE_UPSTREAM = "urn:aro:problem:durable-backend"
 TYPE_UNAUTHORIZED = "urn:aro:problem:unauthorized"
 TYPE_CONFLICT = "urn:aro:problem:conflict"
 TYPE_IDEMPOTENCY_MISMATCH = "urn:aro:problem:idempotency-key-reused"
+
+
+def backend_problem(exc: Exception, what: str) -> ApiProblem:
+    """503: the durable backend failed to ``what`` (the exception type only, never its text)."""
+    logging.getLogger("api").error("durable backend: %s failed: %s", what, type(exc).__name__)
+    return ApiProblem(
+        503,
+        "Service Unavailable",
+        f"The durable backend did not {what}: {type(exc).__name__}",
+        type_=TYPE_UPSTREAM,
+    )
 
 
 class ApiProblem(Exception):

@@ -26,8 +26,8 @@ from api.models import WorkflowRequest
 from api.problems import (
     TYPE_IDEMPOTENCY_MISMATCH,
     TYPE_MISCONFIGURED,
-    TYPE_UPSTREAM,
     ApiProblem,
+    backend_problem,
     json_response,
     problem_response,
 )
@@ -128,22 +128,12 @@ def accepted_body(management: dict[str, str], *, origin: str, instance_id: str) 
     return body
 
 
-def _backend_problem(exc: Exception, what: str) -> ApiProblem:
-    logger.error("durable backend: %s failed: %s", what, type(exc).__name__)
-    return ApiProblem(
-        503,
-        "Service Unavailable",
-        f"The durable backend did not {what}: {type(exc).__name__}",
-        type_=TYPE_UPSTREAM,
-    )
-
-
 async def _start(client: Any, orchestration_input: OrchestrationInput) -> str:
     """``start_new`` with an id of the backend's choosing; any failure is a 503 problem."""
     try:
         return await client.start_new(ORCHESTRATOR, client_input=orchestration_input.to_wire())
     except Exception as exc:
-        raise _backend_problem(exc, "start the workflow") from None
+        raise backend_problem(exc, "start the workflow") from None
 
 
 async def _existing(client: Any, instance_id: str) -> Any | None:
@@ -151,7 +141,7 @@ async def _existing(client: Any, instance_id: str) -> Any | None:
     try:
         status = await client.get_status(instance_id, show_input=True)
     except Exception as exc:
-        raise _backend_problem(exc, "read the workflow") from None
+        raise backend_problem(exc, "read the workflow") from None
     if not status or getattr(status, "runtime_status", None) is None:
         return None
     return status
@@ -190,7 +180,7 @@ async def start_idempotent(
             # A concurrent identical POST may have created it first: answer as a replay.
             existing = await _existing(client, instance_id)
             if existing is None:
-                raise _backend_problem(exc, "start the workflow") from None
+                raise backend_problem(exc, "start the workflow") from None
     _check_replay(existing, expected_hash=expected, instance_id=instance_id)
     return True
 

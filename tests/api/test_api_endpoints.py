@@ -8,6 +8,7 @@ from unittest.mock import AsyncMock
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
+from api_support import CLIENT_JSON
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from api.starter import start_workflow
@@ -15,21 +16,6 @@ from api.status import get_workflow_status
 from orchestrator.errors import WorkflowRunError
 from orchestrator.models import ErrorDoc, Logs, OrchestrationInput
 
-HUB = "http://localhost:7071/runtime/webhooks/durabletask/instances/INSTANCEID"
-CLIENT_JSON = json.dumps(
-    {
-        "taskHubName": "Hub",
-        "creationUrls": {},
-        "rpcBaseUrl": "http://127.0.0.1:17071/durabletask/",
-        "managementUrls": {
-            "id": "INSTANCEID",
-            "statusQueryGetUri": f"{HUB}?taskHub=Hub&connection=Storage&code=sys",
-            "sendEventPostUri": f"{HUB}/raiseEvent/{{eventName}}?taskHub=Hub&code=sys",
-            "terminatePostUri": f"{HUB}/terminate?reason={{text}}&taskHub=Hub&code=sys",
-            "purgeHistoryDeleteUri": f"{HUB}?taskHub=Hub&code=sys",
-        },
-    }
-)
 GOOD_BODY = {"workflowCode": "def run(payload):\n    return payload\n", "input": {"a": 1}}
 
 
