@@ -34,8 +34,11 @@ log = logging.getLogger("session_emulator.sandbox")
 
 #: Where the session directory appears inside the sandbox (as on Azure).
 SANDBOX_DATA_DIR = "/mnt/data"
-#: Host paths always hidden behind an empty tmpfs (when they exist).
-ALWAYS_HIDDEN = (Path("/root"), Path("/home"))
+#: Host paths always hidden behind an empty tmpfs (when they exist). /tmp is among them
+#: (a fresh, world-writable one) so that an interpreter or project living under /tmp
+#: is bound back like any other hidden path.
+TMP = Path("/tmp")
+ALWAYS_HIDDEN = (Path("/root"), Path("/home"), TMP)
 PROBE_TIMEOUT_SECONDS = 20.0
 
 
@@ -124,8 +127,9 @@ class BwrapIsolation(Isolation):
         self.drops_uid = self.privileged
         hidden = _hidden_paths(config)
         prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        prefix += ["--perms", "1777", "--tmpfs", "/tmp"]
         for path in hidden:
+            if path == TMP:
+                prefix += ["--perms", "1777"]
             prefix += ["--tmpfs", str(path)]
         for path in _reexposed(hidden, interpreter):
             # bwrap makes missing parents 0700: create them traversable for the session uid.
@@ -172,11 +176,14 @@ class UnshareIsolation(Isolation):
         hidden = _hidden_paths(config)
         keep = _reexposed(hidden, interpreter)
         lines = ["set -e", "mount -t tmpfs tmpfs /mnt", "mkdir -p /mnt/data"]
-        lines += ['mount --bind "$1" /mnt/data', "mount -t tmpfs -o mode=1777 tmpfs /tmp"]
+        lines += ['mount --bind "$1" /mnt/data']
         for i, path in enumerate(keep):  # park what must stay visible before hiding its parent
             q = shlex.quote(str(path))
             lines += [f"mkdir -p /mnt/keep{i}", f"mount --rbind {q} /mnt/keep{i}"]
-        lines += [f"mount -t tmpfs tmpfs {shlex.quote(str(p))}" for p in hidden]
+        lines += [
+            f"mount -t tmpfs -o mode={'1777' if p == TMP else '0755'} tmpfs {shlex.quote(str(p))}"
+            for p in hidden
+        ]
         for i, path in enumerate(keep):
             q = shlex.quote(str(path))
             lines += [f"mkdir -p {q}", f"mount --move /mnt/keep{i} {q}"]
