@@ -8,6 +8,7 @@ import resource
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,12 +84,16 @@ async def test_other_sessions_and_host_secrets_are_invisible(http, emulator, ide
     other = new_identifier()
     await run_code(http, other, "open('secret.txt', 'w').write('top secret')")
     data_dir = str(emulator.config.data_dir)
+    project_local = str(Path(__file__).resolve().parents[2] / ".local")
     code = f"""
-import os
+import os, sys
+# The interpreter's own folders are bound back read-only wherever they live.
+interpreter = tuple(os.path.realpath(p) for p in {{sys.prefix, sys.base_prefix}})
 found = []
-for root in ({data_dir!r}, '/root', '/home', '/tmp', '/work/main/.local'):
+for root in ({data_dir!r}, '/root', '/home', '/tmp', {project_local!r}):
     for dirpath, dirs, files in os.walk(root):
-        found += [os.path.join(dirpath, f) for f in files if not dirpath.startswith('/root/.pyenv')]
+        if not os.path.realpath(dirpath).startswith(interpreter):
+            found += [os.path.join(dirpath, f) for f in files]
 print(len(found), [f for f in found if 'secret' in f])
 print(os.listdir('/mnt/data'))
 """
