@@ -57,7 +57,7 @@ def _aro_launch(spec):
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a traceback would show the spec, secrets and all
             summary["error"] = f"could not start {argv[0]!r}: {exc}"
     if proc is not None:
         for stream, buffer, count in zip((proc.stdout, proc.stderr), buffers, counts, strict=True):

@@ -571,10 +571,18 @@ def _is_runner_frame(filename: str, runner_file: str) -> bool:
 
 
 def redact_secrets(text: str, environ: Mapping) -> str:
-    """Hide values of secret-looking environment variables in error text."""
-    for name, value in environ.items():
-        if len(value) >= 6 and any(word in name.upper() for word in SECRET_NAME_WORDS):
-            text = text.replace(value, "***")
+    """Hide values of secret-looking environment variables in error text.
+
+    Longest first: a connection string that contains a key must be hidden whole, not
+    left as ``AccountName=...;AccountKey=***``.
+    """
+    secrets = {
+        value
+        for name, value in environ.items()
+        if len(value) >= 6 and any(word in name.upper() for word in SECRET_NAME_WORDS)
+    }
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
     return text
 
 
@@ -651,6 +659,7 @@ def main(config: Mapping = CONFIG, preamble: str = PREAMBLE) -> int:
         }
         json.dumps(document, allow_nan=False)
     except BaseException as exc:
+        _install_sigterm_handler(ignore=True)  # a SIGTERM now must not lose this failure
         if stage == "serialize" and isinstance(exc, Exception) and not isinstance(exc, RunnerError):
             exc = RunnerError(
                 "ResultNotSerializable",

@@ -40,6 +40,8 @@ def split_command(command: str) -> list[str]:
         raise LauncherConfigError(f"command cannot be split: {exc}") from None
     if not argv:
         raise LauncherConfigError("command is empty")
+    if any("\x00" in arg for arg in argv):
+        raise LauncherConfigError("command must not contain NUL characters")
     return argv
 
 

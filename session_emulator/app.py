@@ -6,13 +6,11 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import errno
 import hmac
 import logging
 import os
 import platform
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import files
@@ -47,8 +45,6 @@ EXECUTION_TYPES = {"synchronous": "Synchronous", "asynchronous": "Asynchronous"}
 CODE_INPUT_TYPES = {"inline", "inlinebase64", "inlinetext"}
 #: Upper bound on ``outputStreamsMaxLength`` so one execution keeps at most ~16 MB.
 MAX_OUTPUT_STREAMS_LENGTH = 4 * 1024 * 1024
-#: multipart framing allowance when checking Content-Length against the upload cap.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 @dataclass
@@ -138,7 +134,7 @@ def _int_field(body: dict[str, Any], name: str, default: int) -> int:
     value = body.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
         raise BadRequest(f"'{name}' must be a positive integer.", code="InvalidRequestBody")
     return int(value)
 
@@ -252,43 +248,32 @@ async def upload_file(request: Request) -> Response:
     """POST /files: multipart field ``file`` into /mnt/data (413 over the cap)."""
     state, _ = _begin(request)
     session = _session(request, state)
-    folder = files.resolve_dir(session, request.query_params.get("path"))
     cap = state.config.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
-    name, staged = await files.receive_upload(
-        content_type_header=request.headers.get("content-type", ""),
-        stream=request.stream(),
-        staging=session.staging_dir,
-        max_bytes=cap,
-    )
-    target = folder / name
-    try:
-        if session.uid is not None:
-            os.chown(staged, session.uid, session.uid)
-        if target.is_dir() and not target.is_symlink():
-            raise BadRequest(f"{name!r} is a directory.", code="InvalidFileName")
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap + files.MULTIPART_OVERHEAD:
+            raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
+        name, staged = await files.receive_upload(
+            content_type_header=request.headers.get("content-type", ""),
+            stream=request.stream(),
+            staging=session.staging_dir,
+            max_bytes=cap,
+        )
         try:
-            os.replace(staged, target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            # single-session-dir mode: staging and the shared folder may be different mounts.
-            shutil.move(staged, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staged)
-    return _json(files.describe(target, root=session.data_dir))
+            files.store(folder, name, staged, uid=session.uid)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged)
+        return _json(files.describe(folder, name))
 
 
 async def list_files(request: Request) -> Response:
     """GET /files: ``{"value": [...], "nextLink": null}``."""
     state, _ = _begin(request)
     session = _session(request, state)
-    folder = files.resolve_dir(session, request.query_params.get("path"))
     recursive = request.query_params.get("recursive", "false").lower() == "true"
-    entries = files.list_folder(folder, root=session.data_dir, recursive=recursive)
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        entries = files.list_folder(folder, recursive=recursive)
     return _json({"value": entries, "nextLink": None})
 
 
@@ -296,29 +281,31 @@ async def file_metadata(request: Request) -> Response:
     """GET /files/{name}: one ``SessionResourceFile``."""
     state, _ = _begin(request)
     session = _session(request, state)
-    folder = files.resolve_dir(session, request.query_params.get("path"))
-    target = files.existing_file(folder, request.path_params["name"])
-    return _json(files.describe(target, root=session.data_dir))
+    name = request.path_params["name"]
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        return _json(files.describe(folder, name, files.existing(folder, name)))
 
 
 async def download_file(request: Request) -> Response:
-    """GET /files/{name}/content: the raw bytes."""
+    """GET /files/{name}/content: the raw bytes (a symlink is never followed: 404)."""
     state, _ = _begin(request)
     session = _session(request, state)
-    folder = files.resolve_dir(session, request.query_params.get("path"))
-    target = files.existing_file(folder, request.path_params["name"])
-    if not target.is_file() or target.resolve().parent != folder.resolve():
-        raise NotFound(f"File {target.name!r} not found.", code="FileNotFound")
-    return FileResponse(target, media_type=files.content_type(target.name))
+    name = request.path_params["name"]
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        handle, size = files.open_content(folder, name)
+    return StreamingResponse(
+        files.iter_content(handle),
+        media_type=files.content_type(name),
+        headers={"Content-Length": str(size)},
+    )
 
 
 async def delete_file(request: Request) -> Response:
     """DELETE /files/{name}: 204."""
     state, _ = _begin(request)
     session = _session(request, state)
-    folder = files.resolve_dir(session, request.query_params.get("path"))
-    target = files.existing_file(folder, request.path_params["name"])
-    await asyncio.to_thread(files.remove, target)
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        await asyncio.to_thread(files.remove, folder, request.path_params["name"])
     return Response(status_code=204)
 
 

@@ -142,6 +142,8 @@ class Runner:
 
     async def run(self, execution: Execution, *, code: str, session_dir: Path, uid: int | None):
         """Run ``code`` and fill in ``execution``; never raises for user-code problems."""
+        if execution.status is ExecutionStatus.CANCELED:  # session deleted before it started
+            return
         if isinstance(self.isolation, NoIsolation):
             log.warning("execution %s runs WITHOUT a sandbox (--insecure-no-sandbox)", execution.id)
         keep = execution.output_max_length * 4  # UTF-8: at most 4 bytes per character
@@ -174,7 +176,9 @@ class Runner:
             execution.error = {"code": "InternalServerError", "message": f"spawn failed: {exc}"}
             return
         execution.process = process
-        if execution.status is ExecutionStatus.NOT_STARTED:
+        if execution.status is ExecutionStatus.CANCELED:  # killed while it was being spawned
+            _killpg(process)
+        elif execution.status is ExecutionStatus.NOT_STARTED:
             execution.status = ExecutionStatus.RUNNING
         result_reader = await _open_pipe_reader(read_fd)
         drains = [

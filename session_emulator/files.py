@@ -1,17 +1,25 @@
-"""Session files: name checks, metadata, and a multipart upload streamed to disk under a cap."""
+"""Session files: name checks, metadata, and a multipart upload streamed to disk under a cap.
+
+Every operation works relative to a directory file descriptor opened without following
+symlinks: sandboxed code owns ``/mnt/data`` and may plant a symlink to any host path
+there, which the emulator (often root) must never follow.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import mimetypes
 import os
 import re
 import shutil
+import stat
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import python_multipart
 from python_multipart.exceptions import FormParserError
@@ -23,8 +31,14 @@ from .sessions import Session, rfc3339
 #: The docs' rule: letters, digits (Unicode too) and ``- _ space . @ $ & = ; , # % ^ ( )``.
 _NAME_PUNCTUATION = set("-_ .@$&=;,#%^()")
 MAX_NAME_BYTES = 255
+#: Multipart framing allowed on top of the upload cap (headers, boundaries, other fields).
+MULTIPART_OVERHEAD = 64 * 1024
 _MNT_DATA = "/mnt/data"
 _PATH_PART = re.compile(r"^[^/\\\x00]+$")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: O_NONBLOCK: opening a FIFO planted by sandboxed code must not hang the event loop.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_READ_CHUNK = 64 * 1024
 
 
 def validate_file_name(name: str) -> str:
@@ -45,37 +59,70 @@ def validate_file_name(name: str) -> str:
     return name
 
 
-def resolve_dir(session: Session, path: str | None) -> Path:
-    """The host folder for the optional ``path`` query (``/mnt/data``-relative, no '..')."""
-    base = session.data_dir
+@dataclass(frozen=True)
+class Folder:
+    """An open session folder: its fd (symlinks never followed) and its path under /mnt/data."""
+
+    fd: int
+    rel: str
+
+    @property
+    def mnt_path(self) -> str:
+        """The folder as code in the sandbox sees it."""
+        return f"{_MNT_DATA}/{self.rel}" if self.rel else _MNT_DATA
+
+
+def _path_parts(path: str | None) -> list[str]:
+    """The ``path`` query as folder names below /mnt/data (400 on '..' or odd characters)."""
     if path is None:
-        return base
+        return []
     rel = path.strip()
-    if rel.startswith(_MNT_DATA):
+    if rel == _MNT_DATA or rel.startswith(_MNT_DATA + "/"):
         rel = rel[len(_MNT_DATA) :]
     parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
     if any(p == ".." or not _PATH_PART.match(p) for p in parts):
         raise BadRequest(f"Invalid path {path!r}.", code="InvalidPath")
-    target = base.joinpath(*parts)
-    if parts and not target.is_dir():
-        raise NotFound(f"Directory {path!r} not found.", code="DirectoryNotFound")
-    return target
+    return parts
 
 
-def describe(path: Path, *, root: Path) -> dict[str, Any]:
-    """A ``SessionResourceFile`` for a host path inside the session."""
-    stat = path.lstat()
-    is_dir = path.is_dir() and not path.is_symlink()
-    parent = path.parent.relative_to(root)
+@contextlib.contextmanager
+def open_folder(session: Session, path: str | None) -> Iterator[Folder]:
+    """Open the folder named by the ``path`` query one component at a time, never via a symlink."""
+    parts = _path_parts(path)
+    fd = os.open(session.data_dir, _DIR_FLAGS)
+    try:
+        for part in parts:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:  # missing, a file, or a symlink (ELOOP/ENOTDIR)
+                raise NotFound(f"Directory {path!r} not found.", code="DirectoryNotFound") from exc
+            os.close(fd)
+            fd = child
+        yield Folder(fd=fd, rel="/".join(parts))
+    finally:
+        os.close(fd)
+
+
+def _lstat(folder: Folder, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def describe(folder: Folder, name: str, st: os.stat_result | None = None) -> dict[str, Any]:
+    """A ``SessionResourceFile`` for one entry of ``folder`` (a symlink is a file, not followed)."""
+    st = st or os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
+    is_dir = stat.S_ISDIR(st.st_mode)
     body: dict[str, Any] = {
-        "name": path.name,
+        "name": name,
         "type": "directory" if is_dir else "File",
-        "lastModifiedAt": rfc3339(datetime.fromtimestamp(stat.st_mtime, UTC)),
-        "directory": _MNT_DATA if str(parent) == "." else f"{_MNT_DATA}/{parent}",
+        "lastModifiedAt": rfc3339(datetime.fromtimestamp(st.st_mtime, UTC)),
+        "directory": folder.mnt_path,
     }
     if not is_dir:
-        body["sizeInBytes"] = stat.st_size
-        body["contentType"] = content_type(path.name)
+        body["sizeInBytes"] = st.st_size
+        body["contentType"] = content_type(name)
     return body
 
 
@@ -87,29 +134,92 @@ def content_type(name: str) -> str:
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
-def existing_file(folder: Path, name: str) -> Path:
-    """A file (or folder) that must exist inside the session (404 otherwise)."""
-    target = folder / validate_file_name(name)
-    if not target.exists() and not target.is_symlink():
+def existing(folder: Folder, name: str) -> os.stat_result:
+    """The lstat of an entry that must exist in ``folder`` (400 bad name, 404 missing)."""
+    st = _lstat(folder, validate_file_name(name))
+    if st is None:
         raise NotFound(f"File {name!r} not found.", code="FileNotFound")
-    return target
+    return st
 
 
-def remove(target: Path) -> None:
-    """Delete a file or a whole folder."""
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
+def open_content(folder: Folder, name: str) -> tuple[BinaryIO, int]:
+    """A regular file opened for reading without following a symlink, and its size (404 else)."""
+    validate_file_name(name)
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=folder.fd)
+    except OSError as exc:
+        raise NotFound(f"File {name!r} not found.", code="FileNotFound") from exc
+    handle = os.fdopen(fd, "rb")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        handle.close()
+        raise NotFound(f"File {name!r} not found.", code="FileNotFound")
+    os.set_blocking(fd, True)
+    return handle, st.st_size
+
+
+def iter_content(handle: BinaryIO) -> Iterator[bytes]:
+    """Chunks of an open file, closing it at the end."""
+    with handle:
+        while chunk := handle.read(_READ_CHUNK):
+            yield chunk
+
+
+def remove(folder: Folder, name: str) -> None:
+    """Delete a file, a symlink (not its target) or a whole folder."""
+    if stat.S_ISDIR(existing(folder, name).st_mode):
+        shutil.rmtree(name, dir_fd=folder.fd)
     else:
-        target.unlink()
+        os.unlink(name, dir_fd=folder.fd)
 
 
-def list_folder(folder: Path, *, root: Path, recursive: bool) -> list[dict[str, Any]]:
+def store(folder: Folder, name: str, staged: Path, *, uid: int | None) -> None:
+    """Move a complete upload into ``folder`` as ``name``, replacing a file (or symlink) there."""
+    st = _lstat(folder, name)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise BadRequest(f"{name!r} is a directory.", code="InvalidFileName")
+    if uid is not None:
+        os.chown(staged, uid, uid)
+    try:
+        os.replace(staged, name, dst_dir_fd=folder.fd)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    # single-session-dir mode: staging and the shared folder may be different mounts.
+    partial = f".upload-{uuid.uuid4().hex}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        with (
+            open(staged, "rb") as src,
+            os.fdopen(os.open(partial, flags, 0o644, dir_fd=folder.fd), "wb") as dst,
+        ):
+            shutil.copyfileobj(src, dst)
+            if uid is not None:
+                os.fchown(dst.fileno(), uid, uid)
+        os.replace(partial, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=folder.fd)
+
+
+def list_folder(folder: Folder, *, recursive: bool) -> list[dict[str, Any]]:
     """The entries of a folder (sorted by name), optionally with everything below it."""
+    with os.scandir(folder.fd) as scan:
+        found = sorted((e.name, e.stat(follow_symlinks=False)) for e in scan)
     entries = []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        entries.append(describe(entry, root=root))
-        if recursive and entry.is_dir() and not entry.is_symlink():
-            entries.extend(list_folder(entry, root=root, recursive=True))
+    for name, st in found:
+        entries.append(describe(folder, name, st))
+        if recursive and stat.S_ISDIR(st.st_mode):
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=folder.fd)
+            except OSError:  # replaced by something else meanwhile: skip it
+                continue
+            try:
+                rel = f"{folder.rel}/{name}" if folder.rel else name
+                entries.extend(list_folder(Folder(fd=child, rel=rel), recursive=True))
+            finally:
+                os.close(child)
     return entries
 
 
@@ -120,7 +230,11 @@ async def receive_upload(
     staging: Path,
     max_bytes: int,
 ) -> tuple[str, Path]:
-    """Stream the multipart field ``file`` to a staging file; never keep more than the cap."""
+    """Stream the multipart field ``file`` to a staging file; never read more than the cap.
+
+    The whole body, not only the file part, is bounded (cap plus ``MULTIPART_OVERHEAD``):
+    other fields and headers are parsed and dropped, but must not stream forever.
+    """
     _, params = parse_options_header(content_type_header)
     boundary = params.get(b"boundary")
     if not content_type_header.lower().startswith("multipart/form-data") or not boundary:
@@ -175,8 +289,12 @@ async def receive_upload(
     }
     parser = python_multipart.MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     ok = False
+    received = 0
     try:
         async for chunk in stream:
+            received += len(chunk)
+            if received > max_bytes + MULTIPART_OVERHEAD:
+                raise PayloadTooLarge(f"The upload exceeds the {max_bytes}-byte limit.")
             parser.write(chunk)
         parser.finalize()
         ok = True

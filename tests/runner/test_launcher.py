@@ -251,6 +251,7 @@ def test_generated_code_is_small() -> None:
     [
         {"command": ""},
         {"command": "python 'unclosed"},
+        {"command": "python run.py\x00x"},  # Popen would raise and show the spec's secrets
         {"timeout_seconds": 0},
         {"timeout_seconds": float("inf")},
         {"environment": {"A=B": "x"}},

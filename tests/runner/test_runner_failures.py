@@ -194,6 +194,48 @@ def test_secret_environment_values_are_hidden_in_errors(run_runner: RunRunner) -
     assert "sk-test-very-secret" not in done.stderr
 
 
+def test_a_secret_containing_another_is_hidden_whole(run_runner: RunRunner) -> None:
+    connection = "AccountName=acct;AccountKey=abcdef123456;EndpointSuffix=zz"
+    done = run_runner(
+        "import os\n\ndef run(payload):\n"
+        "    raise ValueError(os.environ['STORAGE_CONNECTION_STRING'])\n",
+        env={"MY_API_KEY": "abcdef123456", "STORAGE_CONNECTION_STRING": connection},
+    )
+    assert done.error["message"] == "***"
+    assert "AccountName" not in json.dumps(done.output) and "AccountName" not in done.stderr
+
+
+def test_sigterm_while_recording_a_failure_still_writes_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner import _run_template as template
+
+    (tmp_path / "wf_sigterm_late.py").write_text("def run(payload):\n    raise KeyError('x')\n")
+    real_classify = template.classify
+
+    def classify_under_sigterm(exc: BaseException, stage: str) -> dict:
+        os.kill(os.getpid(), signal.SIGTERM)  # the launcher's timeout, just as run() failed
+        return real_classify(exc, stage)
+
+    monkeypatch.setattr(template, "classify", classify_under_sigterm)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "wf_sigterm_late", raising=False)
+    previous = signal.getsignal(signal.SIGTERM)
+    config = {
+        "data_dir": str(tmp_path),
+        "workflow_file": "wf_sigterm_late.py",
+        "input_file": "input.json",
+        "output_file": "output.json",
+    }
+    try:
+        assert template.main(config, "") == 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.modules.pop("wf_sigterm_late", None)
+    error = json.loads((tmp_path / "output.json").read_text())["error"]
+    assert (error["type"], error["stage"]) == ("KeyError", "run")
+
+
 def test_a_stale_output_json_is_removed_first(run_runner: RunRunner, tmp_path: Path) -> None:
     (tmp_path / "output.json").write_text('{"status": "succeeded", "result": "stale"}')
     done = run_runner(None)

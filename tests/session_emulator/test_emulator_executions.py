@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 
 import httpx
+import pytest
 from emulator_support import params, poll, run_code
+
+from session_emulator.config import EmulatorConfig
+from session_emulator.executions import Execution, ExecutionStatus, Runner
+from session_emulator.sandbox import InterpreterInfo, NoIsolation
 
 
 async def test_sync_execution_returns_stdout_and_last_expression(http, identifier):
@@ -154,9 +161,12 @@ async def test_bad_bodies_are_400(http, identifier):
         response = await http.post("/executions", params=params(identifier), json=body)
         assert response.status_code == 400, body
         assert "error" in response.json()
-    bad_timeout = {"code": "1", "timeoutInSeconds": -1}
-    response = await http.post("/executions", params=params(identifier), json=bad_timeout)
-    assert response.status_code == 400
+    for bad in (-1, 0, 0.5, {"outputStreamsMaxLength": 0.9}):
+        bad_field = bad if isinstance(bad, dict) else {"timeoutInSeconds": bad}
+        response = await http.post(
+            "/executions", params=params(identifier), json={"code": "1", **bad_field}
+        )
+        assert response.status_code == 400, bad  # 0.5 used to become a 0 s timeout
 
 
 async def test_base64_code_input(http, identifier):
@@ -180,3 +190,35 @@ async def test_twenty_concurrent_executions_across_ten_sessions(emulator):
     limits = httpx.Limits(max_connections=40)
     async with httpx.AsyncClient(base_url=emulator.url, timeout=60, limits=limits) as client:
         await asyncio.gather(*(one(client, n) for n in range(20)))
+
+
+@pytest.mark.parametrize("when", ["before", "during-spawn"])
+async def test_cancel_before_the_process_exists_still_stops_it(tmp_path, monkeypatch, when):
+    """A session deleted while its execution is still being spawned must not leave it running."""
+    config = EmulatorConfig(data_dir=tmp_path, insecure_no_sandbox=True)
+    interpreter = InterpreterInfo.inspect(sys.executable)
+    isolation = NoIsolation(interpreter=interpreter)
+    runner = Runner(config=config, isolation=isolation, interpreter=interpreter)
+    execution = Execution(
+        id="e1",
+        identifier="id-1",
+        execution_type="Asynchronous",
+        timeout_seconds=20,
+        output_max_length=100,
+    )
+    execution.status = ExecutionStatus.RUNNING
+    if when == "before":
+        execution.kill(reason="session deleted")
+    else:
+        real_spawn = asyncio.create_subprocess_exec
+
+        async def spawn_then_cancel(*args, **kwargs):
+            process = await real_spawn(*args, **kwargs)
+            execution.kill(reason="session deleted")  # process not yet attached: no-op kill
+            return process
+
+        monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn_then_cancel)
+    started = time.monotonic()
+    await runner.run(execution, code="import time\ntime.sleep(30)", session_dir=tmp_path, uid=None)
+    assert time.monotonic() - started < 10
+    assert execution.status == "Canceled"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from emulator_support import params, run_code
 
@@ -81,19 +83,9 @@ async def test_upload_over_the_cap_is_413(http, emulator, identifier):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PayloadTooLarge"
 
-    async def chunks():  # no Content-Length: the cap is enforced while streaming
-        boundary = b"--b0undary"
-        yield boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="s"\r\n\r\n'
-        for _ in range(20):
-            yield b"y" * 100_000
-        yield b"\r\n" + boundary + b"--\r\n"
-
-    streamed = await http.post(
-        "/files",
-        params=params(identifier),
-        content=chunks(),
-        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
-    )
+    # no Content-Length: the cap is enforced while streaming
+    file_part = b'Content-Disposition: form-data; name="file"; filename="s"'
+    streamed = await _post_chunked(http, identifier, [(file_part, b"y" * 100_000, 20)])
     assert streamed.status_code == 413
     assert (await http.get("/files", params=params(identifier))).json()["value"] == []
 
@@ -120,3 +112,83 @@ async def test_list_with_path_and_recursive(http, identifier):
 def test_httpx_is_real_http(emulator):
     response = httpx.get(emulator.url + "/files", params=params("sync-client-check"))
     assert response.status_code == 200
+
+
+async def test_symlinks_planted_by_code_are_never_followed(http, identifier, tmp_path):
+    """Code owns /mnt/data: a symlink there must not let the (root) emulator touch host files."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret.txt").write_text("host secret")
+    body = await run_code(
+        http,
+        identifier,
+        f"import os\nos.symlink({str(host)!r}, 'hostdir')\n"
+        f"os.symlink({str(host / 'secret.txt')!r}, 'link.txt')",
+    )
+    assert body["status"] == "Succeeded", body
+    via_dir = {**params(identifier), "path": "hostdir"}
+    read = await http.get("/files/secret.txt/content", params=via_dir)
+    assert read.status_code == 404 and b"host secret" not in read.content
+    assert (await http.get("/files", params=via_dir)).status_code == 404
+    wrote = await http.post("/files", params=via_dir, files={"file": ("planted.txt", b"x")})
+    assert wrote.status_code == 404 and not (host / "planted.txt").exists()
+    assert (await http.delete("/files/secret.txt", params=via_dir)).status_code == 404
+    assert (host / "secret.txt").read_text() == "host secret"
+    linked = await http.get("/files/link.txt/content", params=params(identifier))
+    assert linked.status_code == 404 and b"host secret" not in linked.content
+    meta = (await http.get("/files/link.txt", params=params(identifier))).json()
+    assert meta["type"] == "File" and meta["sizeInBytes"] == len(str(host / "secret.txt"))
+    gone = await http.delete("/files/link.txt", params=params(identifier))
+    assert gone.status_code == 204 and (host / "secret.txt").exists()
+    replaced = await http.post(
+        "/files", params=params(identifier), files={"file": ("hostdir", b"plain")}
+    )
+    assert replaced.status_code == 200 and host.is_dir() and (host / "secret.txt").exists()
+
+
+async def test_fifo_download_does_not_hang(http, identifier):
+    await run_code(http, identifier, "import os\nos.mkfifo('pipe')")
+    response = await asyncio.wait_for(
+        http.get("/files/pipe/content", params=params(identifier)), timeout=10
+    )
+    assert response.status_code == 404
+
+
+async def test_other_multipart_fields_count_toward_the_cap(http, emulator, identifier):
+    """A small file part, then an endless other field: the whole body is bounded."""
+    repeats = emulator.config.max_upload_bytes // 100_000 + 5
+    parts = [
+        (b'Content-Disposition: form-data; name="file"; filename="f"', b"tiny", 1),
+        (b'Content-Disposition: form-data; name="pad"', b"p" * 100_000, repeats),
+    ]
+    assert (await _post_chunked(http, identifier, parts)).status_code == 413
+
+
+async def _post_chunked(
+    http: httpx.AsyncClient, identifier: str, parts: list[tuple[bytes, bytes, int]]
+) -> httpx.Response:
+    """POST a multipart body without Content-Length: each part's data chunk sent N times."""
+
+    async def chunks():
+        for header, data, times in parts:
+            yield b"--b0undary\r\n" + header + b"\r\n\r\n"
+            for _ in range(times):
+                yield data
+            yield b"\r\n"
+        yield b"--b0undary--\r\n"
+
+    return await http.post(
+        "/files",
+        params=params(identifier),
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+
+
+async def test_path_query_only_strips_the_whole_mnt_data_component(http, identifier):
+    await run_code(http, identifier, "import os\nos.makedirs('base')\nopen('base/in.txt','w')")
+    wrong = await http.get("/files", params={**params(identifier), "path": "/mnt/database"})
+    assert wrong.status_code == 404
+    right = await http.get("/files", params={**params(identifier), "path": "/mnt/data/base"})
+    assert [f["name"] for f in right.json()["value"]] == ["in.txt"]
+    assert right.json()["value"][0]["directory"] == "/mnt/data/base"
