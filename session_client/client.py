@@ -24,10 +24,12 @@ from session_client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, should_retry
 from session_client.auth import NoAuth, TokenProvider, auth_from_settings
 from session_client.errors import (
     SessionError,
+    SessionNotFound,
     SessionProtocolError,
     SessionRequestError,
     describe,
     error_from_response,
+    is_transient,
     map_exceptions,
 )
 from session_client.models import Execution, ExecutionStatus, SessionFile
@@ -201,9 +203,12 @@ class AzureSessionClient:
         """Start an Asynchronous execution and return it (usually ``Running``).
 
         ``execution_id`` is sent as the ``operation-id`` header and becomes the
-        execution's id. Retry rule: without it the POST is not idempotent, so it is
-        retried only when the service certainly did not process it (connect failure,
-        429, 503); with it the POST is idempotent by id and retried like a GET.
+        execution's id. Retry rule: the POST is not idempotent, so it is retried only
+        when the service certainly did not process it (connect failure, 429, 503).
+        With an ``execution_id``, a failure that leaves this unknown (5xx, read
+        timeout) is resolved by asking for the execution by id: if it exists it is
+        returned, else the POST is sent once more. Whether the service itself
+        deduplicates by ``operation-id`` is not documented, so this never relies on it.
         """
         return await self._execute(
             identifier,
@@ -267,15 +272,28 @@ class AzureSessionClient:
             "timeoutInSeconds": int(timeout_seconds),
         }
         headers = {"operation-id": execution_id} if execution_id else None
-        response = await self._call(
-            "POST",
-            "/executions",
-            identifier=identifier,
-            json_body=body,
-            headers=headers,
-            idempotent=execution_id is not None,
-            timeout=http_timeout,
-        )
+
+        async def post() -> httpx.Response:
+            return await self._call(
+                "POST",
+                "/executions",
+                identifier=identifier,
+                json_body=body,
+                headers=headers,
+                idempotent=False,
+                timeout=http_timeout,
+            )
+
+        try:
+            response = await post()
+        except SessionError as exc:
+            if execution_id is None or not is_transient(exc):
+                raise
+            # The POST may have reached the service: look for the execution before resending.
+            try:
+                return await self.get_execution(identifier, execution_id)
+            except SessionNotFound:
+                response = await post()
         return _execution(response, fallback_id=execution_id, execution_type=execution_type)
 
     # --- sessions -----------------------------------------------------------

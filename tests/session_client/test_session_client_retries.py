@@ -282,24 +282,43 @@ async def test_execution_without_id_not_retried_when_maybe_processed(
     [httpx.Response(500), httpx.Response(504), httpx.ReadTimeout("slow")],
     ids=["500", "504", "read-timeout"],
 )
-async def test_execution_with_id_is_idempotent_and_retried(
+async def test_execution_with_id_is_looked_up_before_it_is_sent_again(
     client: AzureSessionClient,
     router: respx.Router,
     sleeps: SleepRecorder,
     identifier: str,
     failure: object,
 ) -> None:
-    route = router.post("/executions").mock(
+    post = router.post("/executions").mock(
         side_effect=[failure, httpx.Response(202, json=execution_body(identifier, id="op-5"))]
     )
+    probe = router.get("/executions/op-5").respond(404, json={"error": {"code": "NotFound"}})
 
     execution = await client.start_execution(
         identifier, "1", timeout_seconds=5, execution_id="op-5"
     )
 
     assert execution.id == "op-5"
-    assert route.call_count == 2
-    assert all(c.request.headers["operation-id"] == "op-5" for c in route.calls)
+    assert probe.call_count == 1
+    assert post.call_count == 2
+    assert all(c.request.headers["operation-id"] == "op-5" for c in post.calls)
+
+
+async def test_execution_with_id_that_did_start_is_not_sent_twice(
+    client: AzureSessionClient, router: respx.Router, sleeps: SleepRecorder, identifier: str
+) -> None:
+    post = router.post("/executions").mock(side_effect=[httpx.ReadTimeout("slow")])
+    probe = router.get("/executions/op-6").respond(
+        200, json=execution_body(identifier, id="op-6", status="Running")
+    )
+
+    execution = await client.start_execution(
+        identifier, "1", timeout_seconds=5, execution_id="op-6"
+    )
+
+    assert execution.id == "op-6"
+    assert post.call_count == 1
+    assert probe.call_count == 1
 
 
 async def test_sync_execute_follows_the_same_rule(
