@@ -18,7 +18,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from aro.errors import STATUS_ERRORS, ApiError, AroError, ConnectionFailed
+from aro.errors import (
+    STATUS_ERRORS,
+    ApiError,
+    AroError,
+    ConnectionFailed,
+    WaitTimeout,
+    WorkflowFailed,
+)
 from aro.models import Accepted, Problem, WorkflowPage, WorkflowStatus
 
 DEFAULT_URL = "http://127.0.0.1:7071"
@@ -196,7 +203,8 @@ class PollSchedule:
     _current: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self.maximum = max(self.maximum, 0.0)
+        if not self.maximum > 0:  # a zero wait would hammer the server in a tight loop
+            raise ValueError(f"the poll interval must be positive, not {self.maximum!r}")
         self.initial = min(max(self.initial, 0.0), self.maximum)
         self._current = self.initial
 
@@ -209,22 +217,53 @@ class PollSchedule:
         return delay
 
 
+#: What one status poll gave: the status and its ``Retry-After`` hint, or the error it raised.
+PollOutcome = tuple[WorkflowStatus, float | None] | AroError
+
+
 @dataclass
 class WaitState:
-    """Bookkeeping shared by the sync and async ``wait`` loops."""
+    """The whole ``wait`` loop minus the I/O, so the sync and async clients cannot drift apart.
+
+    Each client polls, hands the outcome to :meth:`step` and sleeps what it returns,
+    until :meth:`step` returns the terminal status.
+    """
 
     instance_id: str
     timeout: float | None
-    schedule: PollSchedule
+    poll_interval: float
     on_update: Callable[[WorkflowStatus], None] | None
     clock: Callable[[], float]
-    started: float = 0.0
+    schedule: PollSchedule = field(init=False)
+    started: float = field(init=False)
     last: WorkflowStatus | None = None
     failures: int = 0
     max_failures: int = MAX_POLL_FAILURES
 
     def __post_init__(self) -> None:
+        self.schedule = PollSchedule(maximum=self.poll_interval)
         self.started = self.clock()
+
+    def step(self, outcome: PollOutcome) -> WorkflowStatus | float:
+        """The terminal status to return, or the seconds to sleep before polling again.
+
+        Raises a non-transient error at once, a transient one when too many came in a
+        row, and :class:`WaitTimeout` when no time is left.
+        """
+        if isinstance(outcome, AroError):
+            if not is_transient(outcome):
+                raise outcome
+            delay = self.failed(outcome)
+        else:
+            status, hint = outcome
+            self.observe(status)
+            if status.is_terminal:
+                return status
+            delay = self.schedule.next_delay(hint)
+        bounded = self.bounded(delay)
+        if bounded is None:
+            raise WaitTimeout(self.instance_id, waited=self.elapsed(), status=self.last)
+        return bounded
 
     def elapsed(self) -> float:
         """Seconds since waiting began."""
@@ -264,6 +303,30 @@ class WaitState:
         if remaining <= 0:
             return None
         return min(delay, remaining)
+
+
+def idempotency_headers(key: str | None) -> dict[str, str] | None:
+    """The ``Idempotency-Key`` header of a submission, when a key is given."""
+    return {"Idempotency-Key": key} if key else None
+
+
+def cancel_body(reason: str | None) -> dict[str, str] | None:
+    """The JSON body of a cancel request (none without a reason)."""
+    return {"reason": reason} if reason else None
+
+
+def next_page_token(page: WorkflowPage, token: str | None) -> str | None:
+    """The token of the page after ``page``; None at the end (or if the server repeats itself)."""
+    if not page.continuation_token or page.continuation_token == token:
+        return None
+    return page.continuation_token
+
+
+def result_of(status: WorkflowStatus) -> Any:
+    """The output of a completed run; :class:`WorkflowFailed` for any other terminal status."""
+    if not status.succeeded:
+        raise WorkflowFailed(status)
+    return status.output
 
 
 def parse_cancel(response: httpx.Response, instance_id: str) -> WorkflowStatus:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from aro import _protocol as proto
-from aro.errors import AroError, WaitTimeout, WorkflowFailed
+from aro.errors import AroError
 from aro.models import Accepted, Submission, WorkflowPage, WorkflowStatus
 
 
@@ -62,9 +62,11 @@ class AsyncWorkflowClient:
         self, submission: Submission, *, idempotency_key: str | None = None
     ) -> Accepted:
         """Start a workflow; returns at once with its id (``202 Accepted``)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         response = await self._send(
-            "POST", proto.submit_path(), json=submission.to_body(), headers=headers
+            "POST",
+            proto.submit_path(),
+            json=submission.to_body(),
+            headers=proto.idempotency_headers(idempotency_key),
         )
         return proto.parse_accepted(response)
 
@@ -77,8 +79,9 @@ class AsyncWorkflowClient:
 
     async def cancel(self, instance_id: str, *, reason: str | None = None) -> WorkflowStatus:
         """Ask the server to cancel; :class:`~aro.errors.Conflict` if it already finished."""
-        body = {"reason": reason} if reason else None
-        response = await self._send("POST", proto.cancel_path(instance_id), json=body)
+        response = await self._send(
+            "POST", proto.cancel_path(instance_id), json=proto.cancel_body(reason)
+        )
         return proto.parse_cancel(response, instance_id)
 
     async def list(
@@ -101,9 +104,9 @@ class AsyncWorkflowClient:
             page = await self.list(status=status, top=top, continuation_token=token)
             for item in page.items:
                 yield item
-            if not page.continuation_token or page.continuation_token == token:
+            token = proto.next_page_token(page, token)
+            if token is None:
                 return
-            token = page.continuation_token
 
     async def wait(
         self,
@@ -114,29 +117,17 @@ class AsyncWorkflowClient:
         on_update: Callable[[WorkflowStatus], None] | None = None,
     ) -> WorkflowStatus:
         """Poll until the instance is terminal; see :meth:`aro.WorkflowClient.wait`."""
-        state = proto.WaitState(
-            instance_id=instance_id,
-            timeout=timeout,
-            schedule=proto.PollSchedule(maximum=poll_interval),
-            on_update=on_update,
-            clock=self._clock,
-        )
+        state = proto.WaitState(instance_id, timeout, poll_interval, on_update, self._clock)
         while True:
+            outcome: proto.PollOutcome
             try:
-                status, hint = await self._status(instance_id)
+                outcome = await self._status(instance_id)
             except AroError as exc:
-                if not proto.is_transient(exc):
-                    raise
-                delay = state.failed(exc)
-            else:
-                state.observe(status)
-                if status.is_terminal:
-                    return status
-                delay = state.schedule.next_delay(hint)
-            bounded = state.bounded(delay)
-            if bounded is None:
-                raise WaitTimeout(instance_id, waited=state.elapsed(), status=state.last)
-            await self._sleep(bounded)
+                outcome = exc
+            step = state.step(outcome)
+            if isinstance(step, WorkflowStatus):
+                return step
+            await self._sleep(step)
 
     async def run(
         self,
@@ -149,6 +140,4 @@ class AsyncWorkflowClient:
         """Submit, wait and return the workflow's result; :class:`WorkflowFailed` otherwise."""
         accepted = await self.submit(submission, idempotency_key=idempotency_key)
         status = await self.wait(accepted.id, timeout=timeout, on_update=on_update)
-        if not status.succeeded:
-            raise WorkflowFailed(status)
-        return status.output
+        return proto.result_of(status)

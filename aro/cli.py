@@ -259,7 +259,10 @@ def _load_input(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.input_json is not None:
         text, where = args.input_json, "--input-json"
     elif args.input == "-":
-        text, where = sys.stdin.read(), "stdin"
+        try:
+            text, where = sys.stdin.read(), "stdin"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the input from stdin: {exc}") from exc
     elif args.input is not None:
         text, where = _read_text(args.input, "input file"), args.input
     else:

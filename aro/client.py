@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from aro import _protocol as proto
-from aro.errors import AroError, WaitTimeout, WorkflowFailed
+from aro.errors import AroError
 from aro.models import Accepted, Submission, WorkflowPage, WorkflowStatus
 
 
@@ -73,9 +73,11 @@ class WorkflowClient:
 
     def submit(self, submission: Submission, *, idempotency_key: str | None = None) -> Accepted:
         """Start a workflow; returns at once with its id (``202 Accepted``)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         response = self._send(
-            "POST", proto.submit_path(), json=submission.to_body(), headers=headers
+            "POST",
+            proto.submit_path(),
+            json=submission.to_body(),
+            headers=proto.idempotency_headers(idempotency_key),
         )
         return proto.parse_accepted(response)
 
@@ -88,8 +90,9 @@ class WorkflowClient:
 
     def cancel(self, instance_id: str, *, reason: str | None = None) -> WorkflowStatus:
         """Ask the server to cancel; :class:`~aro.errors.Conflict` if it already finished."""
-        body = {"reason": reason} if reason else None
-        response = self._send("POST", proto.cancel_path(instance_id), json=body)
+        response = self._send(
+            "POST", proto.cancel_path(instance_id), json=proto.cancel_body(reason)
+        )
         return proto.parse_cancel(response, instance_id)
 
     def list(
@@ -111,9 +114,9 @@ class WorkflowClient:
         while True:
             page = self.list(status=status, top=top, continuation_token=token)
             yield from page.items
-            if not page.continuation_token or page.continuation_token == token:
+            token = proto.next_page_token(page, token)
+            if token is None:
                 return
-            token = page.continuation_token
 
     def wait(
         self,
@@ -132,29 +135,17 @@ class WorkflowClient:
         Raises :class:`~aro.errors.WaitTimeout` after ``timeout`` seconds (None: never).
         """
         sleep = sleep or self.sleep
-        state = proto.WaitState(
-            instance_id=instance_id,
-            timeout=timeout,
-            schedule=proto.PollSchedule(maximum=poll_interval),
-            on_update=on_update,
-            clock=self.clock,
-        )
+        state = proto.WaitState(instance_id, timeout, poll_interval, on_update, self.clock)
         while True:
+            outcome: proto.PollOutcome
             try:
-                status, hint = self._status(instance_id)
+                outcome = self._status(instance_id)
             except AroError as exc:
-                if not proto.is_transient(exc):
-                    raise
-                delay = state.failed(exc)
-            else:
-                state.observe(status)
-                if status.is_terminal:
-                    return status
-                delay = state.schedule.next_delay(hint)
-            bounded = state.bounded(delay)
-            if bounded is None:
-                raise WaitTimeout(instance_id, waited=state.elapsed(), status=state.last)
-            sleep(bounded)
+                outcome = exc
+            step = state.step(outcome)
+            if isinstance(step, WorkflowStatus):
+                return step
+            sleep(step)
 
     def run(
         self,
@@ -167,6 +158,4 @@ class WorkflowClient:
         """Submit, wait and return the workflow's result; :class:`WorkflowFailed` otherwise."""
         accepted = self.submit(submission, idempotency_key=idempotency_key)
         status = self.wait(accepted.id, timeout=timeout, on_update=on_update)
-        if not status.succeeded:
-            raise WorkflowFailed(status)
-        return status.output
+        return proto.result_of(status)

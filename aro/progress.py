@@ -6,6 +6,7 @@ Every display has the same three calls: ``update(status)`` when the phase change
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -105,7 +106,7 @@ class SpinnerProgress:
         self._frame = 0
         self._status: WorkflowStatus | None = None
         self._drawn = False
-        self._width = width or shutil.get_terminal_size((80, 24)).columns
+        self._width = width or terminal_width(stream)
 
     def line(self) -> str:
         """The text of the current frame (without control characters)."""
@@ -152,6 +153,20 @@ class SpinnerProgress:
     def close(self) -> None:
         """Erase the spinner line."""
         self._clear()
+
+
+def terminal_width(stream: TextIO) -> int:
+    """Columns of the terminal ``stream`` writes to.
+
+    Not ``shutil.get_terminal_size()`` alone: it asks stdout, which is a pipe in
+    ``aro run ... | jq`` while the spinner is on stderr; a line wider than the terminal
+    wraps and ``\\r`` can no longer redraw it in place.
+    """
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # no descriptor, or not a terminal
+        columns = 0
+    return columns or shutil.get_terminal_size((80, 24)).columns
 
 
 def make_progress(

@@ -22,6 +22,7 @@ import httpx
 if __package__ in (None, ""):  # run as a script: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile
 from session_emulator.config import EmulatorConfig
 from session_emulator.testing import run_emulator
 
@@ -31,15 +32,10 @@ TARGET_OVERHEAD_MS = 150.0
 POLL_INTERVAL_SECONDS = 0.005
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     return {
-        "p50_ms": round(_pct(values, 0.5), 2),
-        "p95_ms": round(_pct(values, 0.95), 2),
+        "p50_ms": round(percentile(values, 50), 2),
+        "p95_ms": round(percentile(values, 95), 2),
         "mean_ms": round(statistics.fmean(values), 2),
         "min_ms": round(min(values), 2),
     }

@@ -1,8 +1,10 @@
 """Latency of the local durable runtime: one-activity orchestration and a 0.5 s timer.
 
-Starts the runtime in-process with a tiny app (tests/local_runtime/apps/bench_app.py),
-drives it through real HTTP (starter route, then the statusQueryGetUri) and writes
-bench/results/local_runtime_hops.json.
+Starts the runtime in-process with the test scenarios app
+(tests/local_runtime/apps/scenarios_app.py), drives it through real HTTP (starter
+route, then the statusQueryGetUri) and writes bench/results/local_runtime_hops.json.
+The baseline, measured in the same run and interleaved, is one plain GET of a
+finished instance's status through the same host: the HTTP floor under every hop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/local_runtime_hops.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from local_runtime.auth import AuthConfig  # noqa: E402
 from local_runtime.events import parse_time  # noqa: E402
 from local_runtime.testing import run_local_runtime  # noqa: E402
@@ -30,20 +33,26 @@ RESULTS = ROOT / "bench" / "results" / "local_runtime_hops.json"
 RUNS = 30
 TIMER_RUNS = 5
 TIMER_SECONDS = 0.5
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
+#: An instance still running after this long means the runtime is stuck.
+WAIT_DEADLINE_SECONDS = 30.0
 
 
 def _wait(client: httpx.Client, url: str) -> dict:
+    deadline = time.monotonic() + WAIT_DEADLINE_SECONDS
     while True:
         response = client.get(url)
         if response.status_code != 202:
             return response.json()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} still running after {WAIT_DEADLINE_SECONDS:.0f} s")
         time.sleep(0.001)
+
+
+def _get_ms(client: httpx.Client, url: str) -> float:
+    """Milliseconds of one plain GET: the HTTP round trip without any orchestration."""
+    start = time.perf_counter()
+    client.get(url).raise_for_status()
+    return (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
@@ -64,6 +73,7 @@ def main() -> None:
         ) as client,
     ):
         hops: list[float] = []
+        http_floor: list[float] = []
         internal: list[float] = []
         for run in range(RUNS + 3):
             start = time.perf_counter()
@@ -71,8 +81,10 @@ def main() -> None:
             status = _wait(client, response.json()["statusQueryGetUri"])
             elapsed = (time.perf_counter() - start) * 1000
             assert status["runtimeStatus"] == "Completed", status
+            floor = _get_ms(client, response.json()["statusQueryGetUri"])
             if run >= 3:  # warm-up
                 hops.append(elapsed)
+                http_floor.append(floor)
                 history = rt.runtime.store.get_history(response.json()["id"])
                 done = next(e["Timestamp"] for e in history if e["EventType"] == 5)
                 replay = [e["Timestamp"] for e in history if e["EventType"] == 12][-1]
@@ -91,13 +103,18 @@ def main() -> None:
         "one_activity_start_to_completed_ms": {
             "runs": RUNS,
             "p50": round(statistics.median(hops), 2),
-            "p95": round(_percentile(hops, 95), 2),
+            "p95": round(percentile(hops, 95), 2),
             "max": round(max(hops), 2),
+        },
+        "baseline_one_status_get_ms": {
+            "runs": RUNS,
+            "p50": round(statistics.median(http_floor), 2),
+            "p95": round(percentile(http_floor, 95), 2),
         },
         "activity_completed_to_next_replay_ms": {
             "runs": RUNS,
             "p50": round(statistics.median(internal), 2),
-            "p95": round(_percentile(internal, 95), 2),
+            "p95": round(percentile(internal, 95), 2),
         },
         "timer_0_5s_fired_late_by_ms": {
             "runs": TIMER_RUNS,

@@ -11,7 +11,6 @@ is a JSON list of replies answered in order, e.g.::
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import signal
 import sys
@@ -24,7 +23,7 @@ from pydantic import Field, TypeAdapter
 from .replies import Reply
 from .requests import ModelRequest
 from .scripts import ReplyQueue, ScriptFunction, echo, resolve_reply
-from .server import run_model_server
+from .server import ModelServerError, loopback_host, run_model_server
 
 _REPLIES = TypeAdapter(list[Annotated[Reply, Field(discriminator="kind")]])
 
@@ -59,15 +58,14 @@ def _logged(script: ScriptFunction) -> ScriptFunction:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve until interrupted."""
     args = _parser().parse_args(argv)
-    if args.host != "localhost" and not ipaddress.ip_address(args.host).is_loopback:
-        print(
-            f"refusing to bind {args.host}: the model server binds loopback only", file=sys.stderr
-        )
+    try:
+        host = loopback_host(args.host)
+    except ModelServerError as exc:
+        print(exc, file=sys.stderr)
         return 2
     script = _load_script(args.script)
     if not args.quiet:
         script = _logged(script)
-    host = "127.0.0.1" if args.host == "localhost" else args.host
     signal.signal(signal.SIGTERM, _stop)
     with run_model_server(script=script, port=args.port, host=host) as server:
         print(f"OPENAI_BASE_URL={server.base_url}", flush=True)

@@ -20,6 +20,8 @@ from .scripts import Script, as_script, default_reply, resolve_reply
 
 logger = logging.getLogger(__name__)
 
+#: The answer to a POST whose body is not a JSON object.
+MALFORMED_BODY = error(400, "We could not parse the JSON body of your request.", param="body")
 DEFAULT_MODELS = ("gpt-5", "gpt-5-mini", "gpt-5.1", "gpt-4.1", "gpt-4o", "omni-moderation-latest")
 
 
@@ -46,9 +48,9 @@ def create_app(state: ServerState) -> Starlette:
     """Build the ASGI app around ``state``."""
 
     async def model_call(request: Request) -> Response:
-        recorded, problem = await _record(request, state)
-        if problem is not None:
-            return problem
+        recorded = await _record(request, state)
+        if not isinstance(recorded.body, dict):
+            return _error_response(MALFORMED_BODY)
         hosted = recorded.hosted_tool_types
         if hosted:
             return _error_response(
@@ -70,9 +72,9 @@ def create_app(state: ServerState) -> Starlette:
             return _error_response(_script_error(recorded, str(exc)))
 
     async def moderations(request: Request) -> Response:
-        recorded, problem = await _record(request, state)
-        if problem is not None:
-            return problem
+        recorded = await _record(request, state)
+        if not isinstance(recorded.body, dict):
+            return _error_response(MALFORMED_BODY)
         reply, failure = await _reply_for(recorded, state)
         if failure is not None:
             return failure
@@ -86,15 +88,11 @@ def create_app(state: ServerState) -> Starlette:
             return _error_response(_script_error(recorded, str(exc)))
 
     async def list_models(request: Request) -> Response:
-        state.recorder.record(
-            method=request.method, path=request.url.path, headers=dict(request.headers), body=None
-        )
+        await _record(request, state)
         return JSONResponse(shapes.models_list(state.models))
 
     async def get_model(request: Request) -> Response:
-        state.recorder.record(
-            method=request.method, path=request.url.path, headers=dict(request.headers), body=None
-        )
+        await _record(request, state)
         model_id = request.path_params["model_id"]
         if model_id not in state.models:
             return _error_response(
@@ -103,13 +101,7 @@ def create_app(state: ServerState) -> Starlette:
         return JSONResponse(shapes.model_object(model_id))
 
     async def not_found(request: Request) -> Response:
-        body = await request.body()
-        state.recorder.record(
-            method=request.method,
-            path=request.url.path,
-            headers=dict(request.headers),
-            body=_json_or_text(body),
-        )
+        await _record(request, state)
         return _error_response(
             error(
                 404,
@@ -129,16 +121,14 @@ def create_app(state: ServerState) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def _record(request: Request, state: ServerState) -> tuple[ModelRequest, Response | None]:
-    raw = await request.body()
-    body = _json_or_text(raw)
-    recorded = state.recorder.record(
-        method=request.method, path=request.url.path, headers=dict(request.headers), body=body
+async def _record(request: Request, state: ServerState) -> ModelRequest:
+    """Log the request before any answer, so a test sees even the ones that fail."""
+    return state.recorder.record(
+        method=request.method,
+        path=request.url.path,
+        headers=dict(request.headers),
+        body=_json_or_text(await request.body()),
     )
-    if not isinstance(body, dict):
-        problem = error(400, "We could not parse the JSON body of your request.", param="body")
-        return recorded, _error_response(problem)
-    return recorded, None
 
 
 async def _reply_for(recorded: ModelRequest, state: ServerState) -> tuple[Reply, Response | None]:

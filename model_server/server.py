@@ -84,6 +84,7 @@ def run_model_server(
             ...
             assert server.requests_to("responses")[0].instructions == "..."
     """
+    host = loopback_host(host)
     state = ServerState(script=script, models=models)
     sock = _bind(host, port)
     config = uvicorn.Config(
@@ -105,9 +106,20 @@ def run_model_server(
             raise ModelServerError("model server did not stop within 10 seconds")
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    if not ipaddress.ip_address(host).is_loopback:
+def loopback_host(host: str) -> str:
+    """``host`` as a loopback IP address (``localhost`` is 127.0.0.1); anything else is refused."""
+    if host == "localhost":
+        return LOOPBACK
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it could resolve anywhere
+        loopback = False
+    if not loopback:
         raise ModelServerError(f"refusing to bind {host}: the model server binds loopback only")
+    return host
+
+
+def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -54,6 +54,8 @@ class Options:
     function_key: str | None
     workflow: Path
     input_path: Path | None
+    #: The workflow input, read once while parsing (a bad file is a usage error).
+    payload: Any
     expected: str
     timeout: float
     poll_interval: float
@@ -89,7 +91,12 @@ def parse_args(argv: Sequence[str], *, environ: dict[str, str] | None = None) ->
         input_path = DEFAULT_INPUT
     if input_path is not None and not input_path.is_file():
         parser.error(f"--input {input_path} does not exist")
-    payload = _read_payload(input_path) if input_path else DEFAULT_PAYLOAD
+    payload = DEFAULT_PAYLOAD
+    if input_path is not None:
+        try:
+            payload = json.loads(input_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            parser.error(f"cannot read --input {input_path}: {exc}")
     expected = args.expect
     if expected is None:
         name = payload.get("name") if isinstance(payload, dict) else None
@@ -101,23 +108,16 @@ def parse_args(argv: Sequence[str], *, environ: dict[str, str] | None = None) ->
         function_key=args.function_key or env.get(KEY_ENV) or None,
         workflow=args.workflow,
         input_path=input_path,
+        payload=payload,
         expected=expected,
         timeout=args.timeout,
         poll_interval=args.poll_interval,
     )
 
 
-def _read_payload(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"smoke_test: cannot read {path}: {exc}") from exc
-
-
 def build_submission(options: Options) -> dict[str, Any]:
     """The POST /api/workflows body."""
-    payload = _read_payload(options.input_path) if options.input_path else DEFAULT_PAYLOAD
-    return {"workflowCode": options.workflow.read_text(encoding="utf-8"), "input": payload}
+    return {"workflowCode": options.workflow.read_text(encoding="utf-8"), "input": options.payload}
 
 
 def submit(client: httpx.Client, body: dict[str, Any]) -> str:
@@ -128,11 +128,23 @@ def submit(client: httpx.Client, body: dict[str, Any]) -> str:
             f"POST /api/workflows answered {response.status_code}: {response.text[:500]}",
             exit_code=EXIT_HTTP,
         )
-    data = response.json()
+    data = _json(response)
     instance_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(instance_id, str) or not instance_id:
         raise SmokeError(f"202 without an id: {response.text[:500]}", exit_code=EXIT_HTTP)
     return instance_id
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; a body that is not JSON (a proxy's error page) is an HTTP error."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise SmokeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code} with a body that is not JSON: {response.text[:300]}",
+            exit_code=EXIT_HTTP,
+        ) from exc
 
 
 def runtime_status(document: dict[str, Any]) -> str | None:
@@ -160,7 +172,7 @@ def poll(
         if response.status_code == 404 and clock() - started < NOT_FOUND_GRACE_SECONDS:
             document: dict[str, Any] = {}
         elif response.status_code in (200, 202):
-            document = response.json()
+            document = _json(response)
             if not isinstance(document, dict):
                 raise SmokeError(
                     f"status is not an object: {response.text[:300]}", exit_code=EXIT_HTTP
@@ -178,12 +190,13 @@ def poll(
                 f"{response.text[:500]}",
                 exit_code=EXIT_HTTP,
             )
-        if clock() + interval > deadline:
+        remaining = deadline - clock()
+        if remaining <= 0:
             raise SmokeError(
                 f"{instance_id} did not finish within {timeout:.0f}s (last: {last_phase})",
                 exit_code=EXIT_TIMEOUT,
             )
-        sleep(interval)
+        sleep(min(interval, remaining))  # the last poll lands on the deadline, not before it
 
 
 def contains_text(value: Any, expected: str) -> bool:

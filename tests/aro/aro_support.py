@@ -1,4 +1,4 @@
-"""Helpers for the aro tests: fake API documents and a fake clock."""
+"""Helpers for the aro tests: fake API documents, and the shared fake clock."""
 
 from __future__ import annotations
 
@@ -6,25 +6,9 @@ from typing import Any
 
 import httpx
 
+from tests.support.clock import FakeClock as FakeClock  # re-exported for the aro tests
+
 URL = "http://aro.test:7071"
-
-
-class FakeClock:
-    """A monotonic clock advanced by :meth:`sleep`, which records every delay."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def accepted(instance_id: str, **headers: str) -> httpx.Response:

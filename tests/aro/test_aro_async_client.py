@@ -9,7 +9,14 @@ import pytest
 import respx
 from aro_support import URL, FakeClock, accepted, problem, status
 
-from aro import AsyncWorkflowClient, NotFound, Submission, WaitTimeout, WorkflowFailed
+from aro import (
+    AsyncWorkflowClient,
+    ConnectionFailed,
+    NotFound,
+    Submission,
+    WaitTimeout,
+    WorkflowFailed,
+)
 
 
 def make_client(clock: FakeClock, *, key: str | None = None) -> AsyncWorkflowClient:
@@ -92,3 +99,31 @@ async def test_async_iter_all_and_cancel(
     assert ids == [instance_id, "b"]
     assert canceled.phase == "canceling"
     assert json.loads(cancel.calls.last.request.content) == {"reason": "why"}
+
+
+async def test_async_wait_rides_out_transient_failures_like_the_sync_client(
+    router: respx.MockRouter, clock: FakeClock, instance_id: str
+) -> None:
+    running = {"instanceId": instance_id, "runtimeStatus": "Running", "phase": "running"}
+    router.get(f"/api/workflowStatus/{instance_id}").mock(
+        side_effect=[
+            httpx.ConnectError("restarting"),
+            problem(503, "Unavailable", "busy"),
+            httpx.Response(429, json={"title": "Slow down"}, headers={"Retry-After": "5"}),
+            httpx.Response(202, json=running, headers={"Retry-After": "10"}),
+            status(instance_id, "Completed", "completed", output=1),
+        ]
+    )
+    async with make_client(clock) as client:
+        assert (await client.wait(instance_id, timeout=60)).output == 1
+    assert clock.sleeps == pytest.approx([0.25, 0.375, 5.0, 2.0])
+
+
+async def test_async_wait_gives_up_after_too_many_failures_in_a_row(
+    router: respx.MockRouter, clock: FakeClock, instance_id: str
+) -> None:
+    router.get(f"/api/workflowStatus/{instance_id}").mock(side_effect=httpx.ConnectError("down"))
+    async with make_client(clock) as client:
+        with pytest.raises(ConnectionFailed):
+            await client.wait(instance_id, timeout=600)
+    assert len(clock.sleeps) == 5

@@ -115,6 +115,18 @@ def test_run_reads_input_from_stdin_and_key_and_url_from_env(
     assert capsys.readouterr().out == "null\n"
 
 
+def test_run_undecodable_stdin_exits_2_without_a_request(
+    router: respx.MockRouter, clock: FakeClock, workflow: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    submit = router.post("/api/workflows")
+    stdin = io.TextIOWrapper(io.BytesIO(b'{"name": "\xff"}'), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", stdin)
+    assert cli(clock, "run", str(workflow), "--input", "-") == 2
+    assert "cannot read the input from stdin" in capsys.readouterr().err
+    assert submit.call_count == 0
+
+
 def test_run_no_wait_prints_the_id_and_does_not_poll(
     router: respx.MockRouter, clock: FakeClock, instance_id: str, workflow: Path,
     capsys: pytest.CaptureFixture[str],

@@ -247,6 +247,19 @@ def test_wait_gives_up_after_too_many_failures_in_a_row(
     assert len(clock.sleeps) == 5
 
 
+@pytest.mark.parametrize("poll_interval", [0, -1.0])
+def test_wait_refuses_a_poll_interval_that_would_hammer_the_server(
+    router: respx.MockRouter, clock: FakeClock, instance_id: str, poll_interval: float
+) -> None:
+    route = router.get(f"/api/workflowStatus/{instance_id}").mock(
+        side_effect=[status(instance_id, "Running", "running", code=202)] * 3
+        + [status(instance_id, "Completed", "completed")]
+    )
+    with make_client(clock) as client, pytest.raises(ValueError, match="poll interval"):
+        client.wait(instance_id, timeout=None, poll_interval=poll_interval)
+    assert route.call_count == 0
+
+
 def test_wait_does_not_retry_not_found(
     router: respx.MockRouter, clock: FakeClock, instance_id: str
 ) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 
 import pytest
 from aro_support import FakeClock
@@ -14,6 +16,7 @@ from aro.progress import (
     QuietProgress,
     SpinnerProgress,
     make_progress,
+    terminal_width,
 )
 
 
@@ -54,6 +57,26 @@ def test_spinner_truncates_to_terminal_width() -> None:
     spinner = SpinnerProgress(TtyBuffer(), clock=FakeClock(), width=20)
     spinner.update(running("a-very-long-phase-name-indeed"))
     assert len(spinner.line()) == 19
+
+
+def test_spinner_width_is_the_width_of_its_own_terminal_not_stdouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Stderr(TtyBuffer):
+        def fileno(self) -> int:
+            return 2
+
+    def get_terminal_size(fd: int) -> os.terminal_size:
+        if fd != 2:
+            raise OSError("not a terminal")  # stdout is piped, e.g. into jq
+        return os.terminal_size((40, 24))
+
+    monkeypatch.setattr(os, "get_terminal_size", get_terminal_size)
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback: os.terminal_size(fallback))
+    spinner = SpinnerProgress(Stderr(), clock=FakeClock())
+    spinner.update(running("a-phase-name-long-enough-to-wrap-a-forty-column-terminal"))
+    assert len(spinner.line()) == 39
+    assert terminal_width(io.StringIO()) == 80  # no descriptor: the fallback
 
 
 def test_line_progress_prints_one_line_per_update() -> None:

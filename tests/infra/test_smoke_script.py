@@ -13,6 +13,8 @@ import httpx
 import pytest
 import respx
 
+from tests.support.clock import FakeClock
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = "https://func-smoke.example.net"
 
@@ -28,21 +30,6 @@ def _load_script() -> ModuleType:
 
 
 smoke = _load_script()
-
-
-class FakeClock:
-    """time.monotonic + time.sleep that only move when slept."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -118,6 +105,18 @@ def test_parse_rejects_bad_values(workflow: Path, extra: list[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         options(workflow, *extra)
     assert raised.value.code == 2
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[1, 2"])
+def test_parse_unreadable_input_is_a_usage_error(
+    workflow: Path, tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    with pytest.raises(SystemExit) as raised:
+        options(workflow, "--input", str(bad))
+    assert raised.value.code == 2
+    assert f"cannot read --input {bad}" in capsys.readouterr().err
 
 
 def test_parse_rejects_bad_url_missing_workflow_and_nameless_input(tmp_path: Path) -> None:
@@ -219,6 +218,32 @@ def test_timeout_exits_three_without_oversleeping(workflow: Path) -> None:
     assert "did not finish within 10s" in lines[-1]
     assert sum(clock.sleeps) <= 10
     assert poll.call_count == len(clock.sleeps) + 1
+
+
+@respx.mock
+def test_timeout_polls_once_more_at_the_deadline(workflow: Path) -> None:
+    respx.post(f"{BASE}/api/workflows").mock(return_value=httpx.Response(202, json={"id": "edge"}))
+    done = status("Completed", output={"greeting": "Hello, Azure!"})
+    poll = respx.get(f"{BASE}/api/workflowStatus/edge").mock(
+        side_effect=[status("Running")] * 4 + [done]
+    )
+    clock = FakeClock()
+    code, lines = run_with(options(workflow, "--timeout", "10", "--poll-interval", "3"), clock)
+    assert code == 0, lines
+    assert clock.sleeps == [3.0, 3.0, 3.0, 1.0]
+    assert poll.call_count == 5
+
+
+@pytest.mark.parametrize("where", ["submit", "status"])
+@respx.mock
+def test_non_json_answer_exits_four(workflow: Path, where: str) -> None:
+    page = "<html>gateway says hi</html>"
+    accepted = httpx.Response(202, text=page if where == "submit" else '{"id": "html"}')
+    respx.post(f"{BASE}/api/workflows").mock(return_value=accepted)
+    respx.get(f"{BASE}/api/workflowStatus/html").mock(return_value=httpx.Response(200, text=page))
+    code, lines = run_with(options(workflow), FakeClock())
+    assert code == 4
+    assert lines[-1].startswith("FAIL:") and "not JSON" in lines[-1]
 
 
 @respx.mock

@@ -352,6 +352,22 @@ def test_refuses_non_loopback_addresses() -> None:
     assert main(["--host", "0.0.0.0"]) == 2
 
 
+@pytest.mark.parametrize("host", ["example.com", "0.0.0.0.nip.io", "", "::"])
+def test_refuses_host_names_and_wildcards_with_a_message(
+    host: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ModelServerError, match="loopback only"), run_model_server(host=host):
+        pass
+    assert main(["--host", host]) == 2
+    assert "loopback only" in capsys.readouterr().err
+
+
+def test_localhost_means_127_0_0_1() -> None:
+    with run_model_server(host="localhost") as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{server.base_url}/models").status_code == 200
+
+
 def test_cli_script_file(tmp_path) -> None:
     path = tmp_path / "replies.json"
     path.write_text(
