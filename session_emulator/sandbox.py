@@ -38,7 +38,11 @@ SANDBOX_DATA_DIR = "/mnt/data"
 #: (a fresh, world-writable one) so that an interpreter or project living under /tmp
 #: is bound back like any other hidden path.
 TMP = Path("/tmp")
-ALWAYS_HIDDEN = (Path("/root"), Path("/home"), TMP)
+#: /run holds host sockets (D-Bus and friends) reachable even on a read-only mount.
+ALWAYS_HIDDEN = (Path("/root"), Path("/home"), TMP, Path("/run"))
+#: Host files a sandbox still needs when they live under a hidden path (e.g. a
+#: resolv.conf that links into /run/systemd/resolve, for runs with egress).
+NEEDED_FILES = (Path("/etc/resolv.conf"),)
 PROBE_TIMEOUT_SECONDS = 20.0
 
 
@@ -111,8 +115,9 @@ def _hidden_paths(config: EmulatorConfig) -> list[Path]:
 
 
 def _reexposed(hidden: Sequence[Path], interpreter: InterpreterInfo) -> list[Path]:
-    """Interpreter folders that sit under a hidden path and must be bound back read-only."""
-    out = [p for p in interpreter.needed_paths if any(p.is_relative_to(h) for h in hidden)]
+    """Folders and files under a hidden path that must be bound back read-only."""
+    needed = [*interpreter.needed_paths, *(f.resolve() for f in NEEDED_FILES if f.exists())]
+    out = [p for p in needed if any(p.is_relative_to(h) for h in hidden)]
     return sorted(set(out))
 
 
@@ -179,14 +184,19 @@ class UnshareIsolation(Isolation):
         lines += ['mount --bind "$1" /mnt/data']
         for i, path in enumerate(keep):  # park what must stay visible before hiding its parent
             q = shlex.quote(str(path))
-            lines += [f"mkdir -p /mnt/keep{i}", f"mount --rbind {q} /mnt/keep{i}"]
+            make = "mkdir -p" if path.is_dir() else "touch"
+            lines += [f"{make} /mnt/keep{i}", f"mount --rbind {q} /mnt/keep{i}"]
         lines += [
             f"mount -t tmpfs -o mode={'1777' if p == TMP else '0755'} tmpfs {shlex.quote(str(p))}"
             for p in hidden
         ]
         for i, path in enumerate(keep):
             q = shlex.quote(str(path))
-            lines += [f"mkdir -p {q}", f"mount --move /mnt/keep{i} {q}"]
+            if path.is_dir():
+                lines += [f"mkdir -p {q}"]
+            else:
+                lines += [f"mkdir -p {shlex.quote(str(path.parent))}", f"touch {q}"]
+            lines += [f"mount --move /mnt/keep{i} {q}"]
         lines += [
             "mount -o remount,bind,ro / 2>/dev/null || true",
             "cd /mnt/data",

@@ -123,6 +123,31 @@ print(results)
     await assert_healthy(http, identifier)
 
 
+async def test_host_sockets_under_run_are_hidden(http, identifier):
+    """/run (D-Bus and other host sockets) is an empty tmpfs: a read-only bind allows connects."""
+    code = "import os\nprint(sorted(os.listdir('/run')), os.path.realpath('/var/run'))"
+    body = await run_code(http, identifier, code)
+    assert body["result"]["stdout"] == "[] /run\n", body
+
+
+def test_needed_files_under_a_hidden_path_are_bound_back(tmp_path: Path, monkeypatch) -> None:
+    """A resolv.conf that links into /run stays readable for runs with egress."""
+    from session_emulator import sandbox
+
+    target = tmp_path / "run" / "resolve" / "stub-resolv.conf"
+    target.parent.mkdir(parents=True)
+    target.write_text("nameserver 127.0.0.53\n")
+    link = tmp_path / "resolv.conf"
+    link.symlink_to(target)
+    monkeypatch.setattr(sandbox, "NEEDED_FILES", (link,))
+    interpreter = sandbox.InterpreterInfo(
+        executable="/x/bin/python", bin_dir="/x/bin", needed_paths=(Path("/x"),)
+    )
+
+    assert sandbox._reexposed([tmp_path / "run"], interpreter) == [target]
+    assert sandbox._reexposed([Path("/elsewhere")], interpreter) == []
+
+
 async def test_fork_bomb_is_contained(http, identifier):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     body = await run_code(http, identifier, bomb, timeout=3)
