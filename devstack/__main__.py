@@ -36,6 +36,9 @@ or let the client do both:
 Ctrl-C stops both servers.
 """
 
+#: Signals that stop the stack cleanly (Ctrl-C, kill, a closed terminal).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 KEY_NOTE = "from {settings} (LocalRuntime__FunctionKeys; send as x-functions-key or ?code=)"
 NO_KEY_NOTE = (
     "none configured: only anonymous functions answer unless LocalRuntime__AllowAnonymous=true"
@@ -59,7 +62,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start both servers, print how to use them, and stop them on Ctrl-C or SIGTERM."""
+    """Start both servers, print how to use them, and stop them on Ctrl-C, SIGTERM or SIGHUP."""
     args = _parse_args(argv)
     config = StackConfig(
         host=args.host,
@@ -74,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    # the children run in their own sessions: only stack.stop() ends them, so a closed
+    # terminal (SIGHUP) must not kill this process before it gets there
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
     stack = LocalStack(config)
     try:
         stack.start()

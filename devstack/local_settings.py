@@ -73,6 +73,7 @@ def ensure_local_settings(
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # the mode above only applies if the file did not exist yet
         with os.fdopen(fd, "w") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")

@@ -78,11 +78,6 @@ class AuthResult:
     denial: Denial | None = None
     query_key: str | None = None
 
-    @property
-    def allowed(self) -> bool:
-        """Whether the request may proceed."""
-        return self.denial is None
-
 
 ALLOWED = AuthResult()
 

@@ -42,6 +42,7 @@ WEBHOOK_AUTH_LEVEL = "function"
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
 CONTINUATION_HEADER = "x-ms-continuation-token"
 RUNNING_STATUSES = frozenset({"Pending", "Running", "Suspended"})
+MAX_PAGE_SIZE = 10_000
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -209,6 +210,19 @@ def _time_param(value: str | None) -> str | None:
     return format_time(parse_time(value)) if value else None
 
 
+def _top(text: str | None) -> int | None:
+    """The page size asked for (None: all), capped so that SQLite's LIMIT stays an integer."""
+    try:
+        top = int(text or "")
+    except ValueError:
+        return None
+    return min(top, MAX_PAGE_SIZE) if top > 0 else None
+
+
+def _bad_query(exc: ValueError) -> JSONResponse:
+    return _error(400, f"Invalid instance query: {exc}")
+
+
 def _encode_token(seq: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"seq": seq}).encode()).decode()
 
@@ -322,14 +336,14 @@ def _endpoints(runtime: LocalRuntime, *, hub: str) -> list[tuple[str, Endpoint, 
         return JSONResponse(body, status_code=500 if failed_500 else 200)
 
     async def list_instances(request: Request) -> Response:
-        top_text = request.query_params.get("top")
-        top = int(top_text) if top_text and top_text.isdigit() and int(top_text) > 0 else None
+        top = _top(request.query_params.get("top"))
         after = _decode_token(request.headers.get(CONTINUATION_HEADER))
+        try:
+            query = _query(request)
+        except ValueError as exc:
+            return _bad_query(exc)
         rows = await run(
-            runtime.store.list_instances,
-            _query(request),
-            top=top + 1 if top else None,
-            after_seq=after,
+            runtime.store.list_instances, query, top=top + 1 if top else None, after_seq=after
         )
         headers = {}
         if top and len(rows) > top:
@@ -351,7 +365,10 @@ def _endpoints(runtime: LocalRuntime, *, hub: str) -> list[tuple[str, Endpoint, 
         return JSONResponse({"instancesDeleted": deleted})
 
     async def purge_many(request: Request) -> Response:
-        query = _query(request)
+        try:
+            query = _query(request)
+        except ValueError as exc:
+            return _bad_query(exc)
         if query.statuses:
             statuses = frozenset(query.statuses) & TERMINAL_STATUSES
         else:
@@ -403,7 +420,7 @@ def _endpoints(runtime: LocalRuntime, *, hub: str) -> list[tuple[str, Endpoint, 
             new_id = await run(
                 runtime.start_new, instance.name, instance_id=new_id, input_json=instance.input
             )
-        except InstanceExistsError as exc:
+        except (UnknownOrchestratorError, InstanceExistsError) as exc:
             return _error(400, str(exc))
         payload = urls(request, new_id)
         return JSONResponse(

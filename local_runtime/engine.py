@@ -101,7 +101,6 @@ class EpisodeResult:
     notify: list[str] = field(default_factory=list)
     timers_added: bool = False
     more: bool = False
-    new_status: str | None = None
 
 
 class _Finish(Exception):
@@ -408,6 +407,7 @@ class _Episode:
             )
         )
         self.result.notify.append(child_id)
+        self.result.more = True  # a child id still in use fails the task with a new message
         log.info(
             "instance %s: sub-orchestration %s started as %s (task #%d)",
             self.instance.instance_id,
@@ -557,10 +557,8 @@ class _Episode:
             last_updated_time=self.timestamp,
             engine_state=self.state.dump(),
         )
-        if status != inst.status:
-            self.result.new_status = status
-            if status != "Failed":
-                log.info("instance %s: %s -> %s", inst.instance_id, inst.status, status)
+        if status != inst.status and status != "Failed":  # _finish logged Failed with its reason
+            log.info("instance %s: %s -> %s", inst.instance_id, inst.status, status)
         return self.result
 
 

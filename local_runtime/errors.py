@@ -3,8 +3,7 @@
 LocalRuntimeError            base
 ├── AppLoadError             the app could not be imported or indexed
 ├── ConfigError              bad host.json / local.settings.json / CLI option
-├── InstanceExistsError      start_new with the id of an instance that is still running
-└── NonDeterminismError      orchestrator code yielded a different action on replay
+└── InstanceExistsError      start_new with the id of an instance that is still running
 """
 
 from __future__ import annotations
@@ -24,7 +23,3 @@ class ConfigError(LocalRuntimeError):
 
 class InstanceExistsError(LocalRuntimeError):
     """An instance with this id exists and has not finished."""
-
-
-class NonDeterminismError(LocalRuntimeError):
-    """The orchestrator's actions on replay differ from the recorded history."""

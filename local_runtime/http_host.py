@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,8 +133,8 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
-            params=dict(request.query_params),
+            headers=_joined(request.headers.items()),
+            params=_joined(request.query_params.multi_items()),
             route_params={k: str(v) for k, v in request.path_params.items()},
             body=await request.body(),
         )
@@ -152,12 +152,20 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
                 result = await asyncio.to_thread(fn.func, **kwargs)
                 if inspect.isawaitable(result):
                     result = await result
+            return to_response(result)
         except Exception:
             log.exception("function %s failed", fn.name)
             return Response(status_code=500)
-        return to_response(result)
 
     return endpoint
+
+
+def _joined(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Repeated names joined with ',' as the Functions host passes them (StringValues)."""
+    joined: dict[str, str] = {}
+    for name, value in items:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
 
 
 def to_response(result: Any) -> Response:

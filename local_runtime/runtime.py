@@ -159,7 +159,8 @@ class LocalRuntime:
             return Outcome.GONE
         target = "Suspended" if suspend else "Running"
         if (instance.status == "Suspended") != suspend:
-            self.store.set_status(instance_id, target, now=format_time(utc_now()))
+            if not self.store.set_status(instance_id, target, now=format_time(utc_now())):
+                return Outcome.GONE  # it finished since we read it
             log.info(
                 "instance %s: %s -> %s (%s)", instance_id, instance.status, target, reason or ""
             )

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from local_runtime.errors import InstanceExistsError
+from local_runtime.events import EventType, event
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+_TERMINAL_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES)) + ")"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -193,7 +195,7 @@ class DurableStore(Protocol):
     def due_messages(self, instance_id: str, *, now: float) -> list[Message]: ...
     def commit_episode(self, commit: EpisodeCommit) -> list[WorkItem]: ...
     def enqueue(self, message: NewMessage) -> None: ...
-    def set_status(self, instance_id: str, status: str, *, now: str) -> None: ...
+    def set_status(self, instance_id: str, status: str, *, now: str) -> bool: ...
     def complete_work_item(self, item: WorkItem, event: dict[str, Any]) -> bool: ...
     def pending_work_items(self) -> list[WorkItem]: ...
     def instances_with_messages(self, *, after: float, until: float) -> list[str]: ...
@@ -269,12 +271,15 @@ class SqliteStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def set_status(self, instance_id: str, status: str, *, now: str) -> None:
-        """Change the runtime status only (suspend/resume)."""
+    def set_status(self, instance_id: str, status: str, *, now: str) -> bool:
+        """Change the status of an unfinished instance (suspend/resume); False if finished."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE instances SET status = ?, last_updated_time = ? WHERE instance_id = ?",
-                (status, now, instance_id),
+            return bool(
+                db.execute(
+                    "UPDATE instances SET status = ?, last_updated_time = ? "
+                    f"WHERE instance_id = ? AND status NOT IN {_TERMINAL_SQL}",
+                    (status, now, instance_id),
+                ).rowcount
             )
 
     def list_instances(
@@ -294,15 +299,19 @@ class SqliteStore:
         return [Instance(*r) for r in self._read(sql, args)]
 
     def purge(self, instance_ids: Iterable[str]) -> int:
-        """Delete instances with their history, messages and work items."""
+        """Delete finished instances with their history, messages and work items.
+
+        An instance restarted since the caller saw it finished is left alone.
+        """
         count = 0
         with self._tx() as db:
             for instance_id in instance_ids:
-                count += db.execute(
-                    "DELETE FROM instances WHERE instance_id = ?", (instance_id,)
-                ).rowcount
-                for table in ("history", "messages", "work_items"):
-                    db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+                if db.execute(
+                    f"DELETE FROM instances WHERE instance_id = ? AND status IN {_TERMINAL_SQL}",
+                    (instance_id,),
+                ).rowcount:
+                    count += 1
+                    _delete_rows(db, instance_id, ("history", "messages", "work_items"))
         return count
 
     # --- messages -------------------------------------------------------------------------
@@ -357,14 +366,16 @@ class SqliteStore:
                         for i, ev in enumerate(commit.append_events)
                     ],
                 )
-            if commit.instance_updates:
-                bad = set(commit.instance_updates) - _UPDATABLE
+            updates = dict(commit.instance_updates)
+            if updates.get("status") == "Running" and _status(db, iid) == "Suspended":
+                del updates["status"]  # suspended while the episode ran: it stays suspended
+            if updates:
+                bad = set(updates) - _UPDATABLE
                 if bad:
                     raise ValueError(f"cannot update columns {sorted(bad)}")
-                cols = ", ".join(f"{k} = ?" for k in commit.instance_updates)
+                cols = ", ".join(f"{k} = ?" for k in updates)
                 db.execute(
-                    f"UPDATE instances SET {cols} WHERE instance_id = ?",
-                    [*commit.instance_updates.values(), iid],
+                    f"UPDATE instances SET {cols} WHERE instance_id = ?", [*updates.values(), iid]
                 )
             for timer_id in commit.canceled_timer_ids:
                 db.execute(
@@ -382,10 +393,12 @@ class SqliteStore:
                     (iid, commit.drop_stale_execution),
                 )
             if commit.drop_pending:
-                db.execute("DELETE FROM messages WHERE instance_id = ?", (iid,))
-                db.execute("DELETE FROM work_items WHERE instance_id = ?", (iid,))
+                _delete_rows(db, iid, ("messages", "work_items"))
             for new in commit.new_instances:
-                _insert_instance(db, new)
+                try:
+                    _insert_instance(db, new)
+                except InstanceExistsError as exc:  # the parent's task fails, not the commit
+                    _insert_message(db, _child_not_started(new, str(exc)))
             for message in commit.new_messages:
                 _insert_message(db, message)
             for item in commit.new_work_items:
@@ -470,17 +483,26 @@ class _Transaction:
             self._lock.release()
 
 
-def _insert_instance(db: sqlite3.Connection, new: NewInstance) -> None:
+def _status(db: sqlite3.Connection, instance_id: str) -> str | None:
     row = db.execute(
-        "SELECT status FROM instances WHERE instance_id = ?", (new.instance_id,)
+        "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
     ).fetchone()
-    if row is not None:
-        if row[0] not in TERMINAL_STATUSES:
+    return row[0] if row else None
+
+
+def _delete_rows(db: sqlite3.Connection, instance_id: str, tables: Iterable[str]) -> None:
+    for table in tables:
+        db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+
+
+def _insert_instance(db: sqlite3.Connection, new: NewInstance) -> None:
+    status = _status(db, new.instance_id)
+    if status is not None:
+        if status not in TERMINAL_STATUSES:
             raise InstanceExistsError(
-                f"An instance with ID '{new.instance_id}' already exists and is {row[0]}."
+                f"An instance with ID '{new.instance_id}' already exists and is {status}."
             )
-        for table in ("instances", "history", "messages", "work_items"):
-            db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (new.instance_id,))
+        _delete_rows(db, new.instance_id, ("instances", "history", "messages", "work_items"))
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM instances").fetchone()[0]
     db.execute(
         f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES "
@@ -515,6 +537,23 @@ def _insert_instance(db: sqlite3.Connection, new: NewInstance) -> None:
         }
     _insert_message(
         db, NewMessage(instance_id=new.instance_id, execution_id=new.execution_id, event=event)
+    )
+
+
+def _child_not_started(child: NewInstance, reason: str) -> NewMessage:
+    """The parent's SubOrchestrationInstanceFailed for a child id that is still in use."""
+    assert child.parent_instance_id is not None
+    return NewMessage(
+        instance_id=child.parent_instance_id,
+        execution_id=child.parent_execution_id,
+        task_id=child.parent_task_id,
+        event=event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+            child.now,
+            TaskScheduledId=child.parent_task_id,
+            Reason=f"Sub-orchestration '{child.name}' could not start: {reason}",
+            Details=None,
+        ),
     )
 
 

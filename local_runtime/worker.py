@@ -50,6 +50,7 @@ class ActivityWorker:
         self._threads: ThreadPoolExecutor | None = None
         self._inflight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to the running loop."""
@@ -66,6 +67,7 @@ class ActivityWorker:
 
     async def stop(self) -> None:
         """Cancel running activities (their work items stay for the next start)."""
+        self._stopped = True  # items submitted from now on wait for the next start
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -73,7 +75,7 @@ class ActivityWorker:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _spawn(self, item: WorkItem) -> None:
-        if item.id in self._inflight:
+        if self._stopped or item.id in self._inflight:
             return
         self._inflight.add(item.id)
         task = asyncio.get_running_loop().create_task(self._run(item))
@@ -85,7 +87,15 @@ class ActivityWorker:
         try:
             async with self._semaphore:
                 result = await self._invoke(item)
-            recorded = await asyncio.to_thread(self._store.complete_work_item, item, result)
+            try:
+                recorded = await asyncio.to_thread(self._store.complete_work_item, item, result)
+            except Exception:
+                log.exception(
+                    "instance %s: result of task #%d not recorded; it runs again at the next start",
+                    item.instance_id,
+                    item.task_id,
+                )
+                return
             if recorded:
                 self._on_recorded(item.instance_id)
             else:
@@ -121,8 +131,6 @@ class ActivityWorker:
                 if inspect.isawaitable(result):
                     result = await result
             encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             reason = f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}"
             details = "".join(traceback.format_exception(exc)).strip()
@@ -182,10 +190,10 @@ class TimerScheduler:
             try:
                 due = self._store.instances_with_messages(after=checked, until=now)
                 upcoming = self._store.next_visible_after(now)
-            except Exception:
+                checked = now
+            except Exception:  # retried over the same window in a second
                 log.exception("timer scheduler: store query failed")
                 due, upcoming = [], time.time() + 1.0
-            checked = now
             for instance_id in due:
                 self._on_due(instance_id)
             timeout = None if upcoming is None else max(0.0, upcoming - time.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from lr_helpers import new_id, trace, wait_instance
 
@@ -281,3 +282,18 @@ def test_work_item_result_recorded_once(rt: RunningRuntime) -> None:
     assert rt.runtime.store.complete_work_item(item, done) is False
     rt.runtime.dispatcher.notify(iid)
     assert output(wait_instance(rt, iid)) == {"winner": "activity", "value": 7}
+
+
+def test_child_id_still_in_use_fails_the_task_not_the_parent(rt: RunningRuntime) -> None:
+    busy = start(rt, "o_approval")
+    while rt.runtime.store.get_instance(busy).status != "Running":
+        time.sleep(0.01)
+    iid = start(rt, "o_child_collision", busy)
+    inst = wait_instance(rt, iid)
+    assert (inst.status, output(inst)) == (
+        "Completed",
+        f"Sub-orchestration 'o_approval' could not start: An instance with ID '{busy}' "
+        "already exists and is Running. ",
+    )
+    assert rt.runtime.store.get_instance(busy).status in ("Pending", "Running")
+    rt.runtime.terminate(busy, "done")

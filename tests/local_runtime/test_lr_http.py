@@ -54,6 +54,26 @@ def test_sync_function_gets_full_request(rt: RunningRuntime, client: httpx.Clien
     assert body["url"] == f"{rt.api_url}/echo/1?x=2"
 
 
+def test_repeated_headers_and_query_params_are_joined(
+    rt: RunningRuntime, client: httpx.Client
+) -> None:
+    response = client.get(
+        f"{rt.api_url}/echo/1",
+        params=[("x", "1"), ("x", "2"), ("y", "3")],
+        headers=[("X-Test", "a"), ("X-Test", "b")],
+    )
+    body = response.json()
+    assert body["params"] == {"x": "1,2", "y": "3"}
+    assert body["headers"] == {"x-test": "a,b"}
+
+
+def test_unserializable_return_value_is_a_500_with_empty_body(
+    rt: RunningRuntime, client: httpx.Client
+) -> None:
+    response = client.get(f"{rt.api_url}/unserializable")
+    assert (response.status_code, response.content) == (500, b"")
+
+
 def test_optional_route_param_and_body(rt: RunningRuntime, client: httpx.Client) -> None:
     body = client.post(f"{rt.api_url}/echo/1/2", content=b"payload").json()
     assert body["route"] == {"a": "1", "b": "2"}
@@ -286,3 +306,33 @@ def test_restart_with_new_instance_id(rt: RunningRuntime, client: httpx.Client) 
     assert restarted.json()["id"] != payload["id"]
     status = wait_status(client, restarted.json()["statusQueryGetUri"]).json()
     assert status["output"] == "Hello again!"
+
+
+def test_bad_instance_queries_are_400_not_500(rt: RunningRuntime, client: httpx.Client) -> None:
+    url = f"{rt.base_url}/runtime/webhooks/durabletask/instances/"
+    assert client.get(url, params={"createdTimeFrom": "yesterday"}).status_code == 400
+    assert client.delete(url, params={"createdTimeTo": "soon"}).status_code == 400
+    for top in ("99999999999999999999999", "²", "-1"):
+        assert client.get(url, params={"top": top, "instanceIdPrefix": "none-"}).json() == []
+
+
+def test_restart_of_an_orchestrator_the_app_lost_is_400(
+    rt: RunningRuntime, client: httpx.Client
+) -> None:
+    from local_runtime.store import EpisodeCommit, NewInstance
+
+    iid = new_id("lost")
+    store = rt.runtime.store
+    store.create_instance(
+        NewInstance(
+            instance_id=iid,
+            name="gone",
+            execution_id="e",
+            input=None,
+            now="2024-01-01T00:00:00.000000Z",
+        )
+    )
+    store.commit_episode(EpisodeCommit(instance_id=iid, instance_updates={"status": "Failed"}))
+    response = client.post(f"{rt.base_url}/runtime/webhooks/durabletask/instances/{iid}/restart")
+    assert response.status_code == 400
+    assert "'gone' doesn't exist" in response.json()["ExceptionMessage"]

@@ -211,6 +211,16 @@ def o_parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def o_child_collision(context: df.DurableOrchestrationContext):
+    """Starts a child with the id of an instance that is still running (the input)."""
+    try:
+        yield context.call_sub_orchestrator("o_approval", None, context.get_input())
+    except Exception as exc:
+        return str(exc).splitlines()[0]
+    return "started"
+
+
+@app.orchestration_trigger(context_name="context")
 def o_child_flaky(context: df.DurableOrchestrationContext):
     """A child that fails while `flaky` fails."""
     return (yield context.call_activity("flaky", context.get_input()))
@@ -314,6 +324,12 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(body), status_code=201, headers={"X-Echo": "1"}, mimetype="application/json"
     )
+
+
+@app.route(route="unserializable", methods=["GET"])
+def unserializable(req: func.HttpRequest) -> object:
+    """Returns a value the host cannot turn into a response."""
+    return {1, 2}
 
 
 @app.route(route="client/{op}/{instanceId}", methods=["POST"])
