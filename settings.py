@@ -88,7 +88,10 @@ class SessionSettings(BaseSettings):
     default_timeout_seconds: int = Field(300, gt=0, validation_alias=_env("DefaultTimeoutSeconds"))
     max_timeout_seconds: int = Field(900, gt=0, validation_alias=_env("MaxTimeoutSeconds"))
     max_execution_seconds: int = Field(
-        SERVICE_MAX_EXECUTION_SECONDS, gt=0, validation_alias=_env("MaxExecutionSeconds")
+        SERVICE_MAX_EXECUTION_SECONDS,
+        gt=0,
+        le=SERVICE_MAX_EXECUTION_SECONDS,
+        validation_alias=_env("MaxExecutionSeconds"),
     )
 
     # --- request limits -----------------------------------------------------

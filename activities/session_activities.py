@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 from activities.clients import get_client
 from activities.identity import derive_identifier, identifier_key
 from activities.secrets import SecretResolutionError, redact, resolve_secrets
+from orchestrator.errors import POOL_EXHAUSTED
 from orchestrator.models import (
+    MAX_JSON_DEPTH,
     ActivityError,
     ActivityRequest,
     BoundaryModel,
@@ -40,6 +42,7 @@ from orchestrator.models import (
     StopResult,
     UploadRequest,
     UploadResult,
+    exceeds_depth,
 )
 from session_client.errors import SessionError, SessionNotFound, is_transient
 from settings import SessionSettings, SettingsError, get_settings
@@ -52,8 +55,6 @@ Request = TypeVar("Request", bound=ActivityRequest)
 
 #: Longest error message returned in a result.
 MAX_ERROR_CHARS = 4000
-#: The error type of a 404 that means "every session of the pool is in use".
-POOL_EXHAUSTED = "SessionPoolExhausted"
 #: Error codes a full pool answers with (the emulator's; Azure's body code when it has one).
 POOL_EXHAUSTED_CODES = frozenset(
     {"SessionPoolCapacityExceeded", "SessionPoolFull", "MaxConcurrentSessionsReached"}
@@ -237,14 +238,13 @@ async def start_execution(request: StartRequest, *, settings: SessionSettings | 
 
 
 def _secret_values(request: PollRequest, settings: SessionSettings) -> list[str]:
-    """Secret values to redact from returned output (none if they cannot be resolved)."""
-    try:
-        resolved = resolve_secrets(
-            request.secret_environment_variables, allowed=settings.secret_settings
-        )
-    except SecretResolutionError:
-        return []
-    return list(resolved.values())
+    """Secret values to redact from returned output: each one that still resolves."""
+    values: list[str] = []
+    for variable, setting in request.secret_environment_variables.items():
+        with contextlib.suppress(SecretResolutionError):
+            resolved = resolve_secrets({variable: setting}, allowed=settings.secret_settings)
+            values.extend(resolved.values())
+    return values
 
 
 @activity(PollRequest)
@@ -295,6 +295,18 @@ async def get_execution(request: PollRequest, *, settings: SessionSettings | Non
     ).to_wire()
 
 
+def _parse_output(content: bytes) -> tuple[Any, str | None]:
+    """output.json as JSON, or ``(None, why not)``, also when too deep to cross the boundary."""
+    too_deep = f"nests objects or arrays more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except RecursionError:
+        return None, too_deep
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    return (None, too_deep) if exceeds_depth(document) else (document, None)
+
+
 @activity(DownloadRequest)
 async def download_output(
     request: DownloadRequest, *, settings: SessionSettings | None = None
@@ -315,10 +327,9 @@ async def download_output(
             request=request,
             execution_id=request.execution_id,
         )
-    try:
-        document = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return DownloadResult(found=True, problem=f"{type(exc).__name__}: {exc}"[:500]).to_wire()
+    document, problem = _parse_output(content)
+    if problem is not None:
+        return DownloadResult(found=True, problem=problem).to_wire()
     logger.info("DownloadOutput: %d bytes", len(content))
     return DownloadResult(found=True, document=document).to_wire()
 

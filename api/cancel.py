@@ -23,14 +23,13 @@ from api.caller import caller_owner
 from api.models import CancelRequest
 from api.problems import (
     TYPE_CONFLICT,
-    TYPE_NOT_FOUND,
     ApiProblem,
     backend_problem,
     json_response,
     problem_response,
 )
 from api.starter import RETRY_AFTER_SECONDS, load_settings_or_problem, origin_of, status_uri
-from api.status import TERMINAL, check_instance_id
+from api.status import TERMINAL, check_instance_id, not_found, read_status, runtime_of
 from api.validation import check_content_type, parse_body
 from orchestrator.models import OrchestrationInput
 from session_client.errors import SessionNotFound
@@ -70,21 +69,11 @@ def terminate_reason(*, canceled_by: str, reason: str) -> str:
     return json.dumps({"canceledBy": canceled_by, "reason": reason or None}, ensure_ascii=False)
 
 
-def _runtime(status: Any) -> str | None:
-    runtime = getattr(status, "runtime_status", None) if status else None
-    return getattr(runtime, "value", runtime)
-
-
 async def read_instance(client: Any, instance_id: str) -> Any:
     """The instance's status with input; 404 problem if unknown, 503 if the backend fails."""
-    try:
-        status = await client.get_status(instance_id, show_input=True)
-    except Exception as exc:
-        raise backend_problem(exc, "read the workflow") from None
-    if _runtime(status) is None:
-        raise ApiProblem(
-            404, "Not Found", f"No workflow instance {instance_id!r}.", type_=TYPE_NOT_FOUND
-        )
+    status = await read_status(client, instance_id, show_input=True)
+    if status is None:
+        raise not_found(instance_id)
     return status
 
 
@@ -137,17 +126,21 @@ async def cancel_workflow(
             req.get_body() or b"", content_type=req.headers.get("content-type"), settings=settings
         )
         status = await read_instance(client, instance_id)
-        runtime = _runtime(status) or ""
+        runtime = runtime_of(status) or ""
         if runtime in TERMINAL:
             raise finished_problem(instance_id, runtime)
+        failure: Exception | None = None
         try:
             await client.terminate(instance_id, terminate_reason(canceled_by=owner, reason=reason))
         except Exception as exc:
-            # It may have finished (or vanished) between the read and the terminate.
-            current = _runtime(await read_instance(client, instance_id)) or ""
-            if current in TERMINAL:
-                raise finished_problem(instance_id, current) from None
-            raise backend_problem(exc, "terminate the workflow") from None
+            failure = exc
+        # It may have finished between the read and the terminate: the client then
+        # answers 410 without raising, and the run's session must be left alone.
+        current = runtime_of(await read_instance(client, instance_id)) or ""
+        if current in TERMINAL and (failure is not None or current != "Terminated"):
+            raise finished_problem(instance_id, current)
+        if failure is not None:
+            raise backend_problem(failure, "terminate the workflow")
     except ApiProblem as problem:
         return problem_response(problem)
     with bind(instance_id=instance_id):

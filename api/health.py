@@ -13,6 +13,7 @@ from typing import Any, Literal
 import azure.functions as func
 import httpx
 
+from activities.identity import identifier_key
 from api.problems import json_response
 from settings import SessionSettings, SettingsError, get_settings
 from telemetry import get_logger
@@ -29,12 +30,7 @@ def check_settings() -> tuple[SessionSettings | None, str]:
     try:
         settings = get_settings()
         settings.pool_endpoint  # noqa: B018 - raises SettingsError naming what is missing
-        key = settings.session_identifier_key
-        if key is None or not key.get_secret_value():
-            raise SettingsError(
-                "Set AzureSession__SessionIdentifierKey (a long random secret): it keys the "
-                "session identifiers."
-            )
+        identifier_key(settings)
     except SettingsError as exc:
         return None, str(exc)
     return settings, "ok"

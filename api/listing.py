@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from api.problems import ApiProblem, backend_problem, json_response, problem_response
 from api.starter import origin_of, status_uri
-from api.status import list_item, status_document
+from api.status import list_item, parse_time, runtime_of, status_document
 from orchestrator.names import ORCHESTRATOR
 from telemetry import get_logger
 
@@ -34,6 +35,8 @@ MAX_TOP = 100
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
 TOKEN_VERSION = 1
+#: A plain decimal parameter (``str.isdigit`` also takes "²", which ``int`` refuses).
+DIGITS = re.compile(r"[0-9]{1,9}")
 
 Errors = list[dict[str, str]]
 
@@ -44,7 +47,7 @@ def _int_param(
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         errors.append({"path": name, "message": f"must be an integer from {low} to {high}"})
         return default
     return int(raw)
@@ -92,7 +95,7 @@ def decode_token(token: str) -> dict[str, Any] | None:
         and isinstance(offset, int)
         and offset >= 0
         and isinstance(query, dict)
-        and isinstance(query.get("from"), str)
+        and window_start(query.get("from")) is not None
     ):
         return None
     return document
@@ -133,18 +136,21 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def window_start(value: Any) -> datetime | None:
+    """A query's ``from``: UTC ISO text exactly as :func:`_iso` writes it, else None."""
+    parsed = parse_time(value)
+    if parsed is None or parsed.utcoffset() != timedelta(0) or _iso(parsed) != value:
+        return None
+    return parsed
+
+
 def _created(status: Any) -> str:
     """The created time as fixed-width ISO text (microseconds always), so text order = time."""
     created = getattr(status, "created_time", None)
-    if isinstance(created, str):
-        try:
-            created = datetime.fromisoformat(created.replace("Z", "+00:00"))
-        except ValueError:
-            return created
-    if not isinstance(created, datetime):
-        return ""
-    aware = created if created.tzinfo else created.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    parsed = parse_time(created)
+    if parsed is None:
+        return created if isinstance(created, str) else ""
+    return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def sort_key(status: Any) -> tuple[str, str]:
@@ -175,7 +181,7 @@ async def list_workflows(
     try:
         parsed = parse_list_query(req.params, now=now or datetime.now(UTC))
         query = parsed["query"]
-        created_from = datetime.fromisoformat(query["from"].replace("Z", "+00:00"))
+        created_from = window_start(query["from"])
         wanted = query["status"]
         try:
             found = await client.get_status_by(
@@ -191,11 +197,10 @@ async def list_workflows(
     origin = origin_of(req.url)
     items = []
     for status in chunk:
-        runtime = getattr(status, "runtime_status", None)
         item = list_item(
             status_document(
                 instance_id=status.instance_id,
-                runtime_status=getattr(runtime, "value", runtime),
+                runtime_status=runtime_of(status),
                 custom_status=status.custom_status,
                 created_time=status.created_time,
                 last_updated_time=status.last_updated_time,

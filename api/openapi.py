@@ -154,6 +154,7 @@ OPERATIONS: tuple[Operation, ...] = (
             200: Response("The run's status.", schemas.WorkflowStatus),
             400: _problem("Malformed instance id."),
             404: _problem("Unknown instance id."),
+            503: _problem("The durable backend did not answer."),
         },
     ),
     Operation(

@@ -31,6 +31,7 @@ from api.problems import (
     json_response,
     problem_response,
 )
+from api.status import read_status
 from api.validation import parse_workflow_request
 from orchestrator.models import OrchestrationInput, RunConfig, SessionRef
 from orchestrator.names import ORCHESTRATOR
@@ -136,17 +137,6 @@ async def _start(client: Any, orchestration_input: OrchestrationInput) -> str:
         raise backend_problem(exc, "start the workflow") from None
 
 
-async def _existing(client: Any, instance_id: str) -> Any | None:
-    """The instance's status with its input, or ``None`` if there is no such instance."""
-    try:
-        status = await client.get_status(instance_id, show_input=True)
-    except Exception as exc:
-        raise backend_problem(exc, "read the workflow") from None
-    if not status or getattr(status, "runtime_status", None) is None:
-        return None
-    return status
-
-
 def _check_replay(status: Any, *, expected_hash: str | None, instance_id: str) -> None:
     """409 unless the existing instance was started by the same request."""
     try:
@@ -169,7 +159,7 @@ async def start_idempotent(
 ) -> bool:
     """Start ``instance_id`` unless it exists; True when the answer is a replay."""
     expected = orchestration_input.request_hash
-    existing = await _existing(client, instance_id)
+    existing = await read_status(client, instance_id, show_input=True)
     if existing is None:
         try:
             await client.start_new(
@@ -178,7 +168,7 @@ async def start_idempotent(
             return False
         except Exception as exc:
             # A concurrent identical POST may have created it first: answer as a replay.
-            existing = await _existing(client, instance_id)
+            existing = await read_status(client, instance_id, show_input=True)
             if existing is None:
                 raise backend_problem(exc, "start the workflow") from None
     _check_replay(existing, expected_hash=expected, instance_id=instance_id)

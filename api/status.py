@@ -16,6 +16,7 @@ from api.problems import (
     TYPE_INVALID_REQUEST,
     TYPE_NOT_FOUND,
     ApiProblem,
+    backend_problem,
     json_response,
     problem_response,
 )
@@ -35,7 +36,7 @@ def _iso(value: datetime | str | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _parse_time(value: datetime | str | None) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     """A timestamp as an aware UTC datetime (naive ones are taken as UTC); None if unreadable."""
     if isinstance(value, str):
         try:
@@ -49,8 +50,8 @@ def _parse_time(value: datetime | str | None) -> datetime | None:
 
 def queued_ms(created_time: datetime | str | None, started_at: Any) -> int | None:
     """Milliseconds between the instance's creation and its orchestrator's first run."""
-    created = _parse_time(created_time)
-    started = _parse_time(started_at) if isinstance(started_at, str | datetime) else None
+    created = parse_time(created_time)
+    started = parse_time(started_at)
     if created is None or started is None:
         return None
     return max(0, int((started - created).total_seconds() * 1000))
@@ -198,24 +199,40 @@ def check_instance_id(instance_id: str | None) -> str:
     return instance_id
 
 
+def runtime_of(status: Any) -> str | None:
+    """The runtime status name of a durable status object (``None``: no such instance)."""
+    runtime = getattr(status, "runtime_status", None) if status else None
+    return getattr(runtime, "value", runtime)
+
+
+async def read_status(client: Any, instance_id: str, **options: bool) -> Any | None:
+    """The instance's status, ``None`` if unknown; a 503 problem if the backend fails."""
+    try:
+        status = await client.get_status(instance_id, **options)
+    except Exception as exc:
+        raise backend_problem(exc, "read the workflow") from None
+    return status if runtime_of(status) is not None else None
+
+
+def not_found(instance_id: str) -> ApiProblem:
+    """404: no such instance."""
+    return ApiProblem(
+        404, "Not Found", f"No workflow instance {instance_id!r}.", type_=TYPE_NOT_FOUND
+    )
+
+
 async def get_workflow_status(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     """Handle ``GET /api/workflowStatus/{instanceId}``."""
     try:
         instance_id = check_instance_id(req.route_params.get("instanceId"))
-        status = await client.get_status(instance_id)
-        runtime = getattr(status, "runtime_status", None)
-        if not status or runtime is None:
-            raise ApiProblem(
-                404,
-                "Not Found",
-                f"No workflow instance {instance_id!r}.",
-                type_=TYPE_NOT_FOUND,
-            )
+        status = await read_status(client, instance_id)
+        if status is None:
+            raise not_found(instance_id)
     except ApiProblem as problem:
         return problem_response(problem)
     document = status_document(
         instance_id=instance_id,
-        runtime_status=getattr(runtime, "value", runtime),
+        runtime_status=runtime_of(status),
         custom_status=status.custom_status,
         created_time=status.created_time,
         last_updated_time=status.last_updated_time,

@@ -23,6 +23,7 @@ from api.problems import (
     TYPE_UNSUPPORTED_MEDIA_TYPE,
     ApiProblem,
 )
+from orchestrator.models import MAX_JSON_DEPTH, exceeds_depth
 from settings import ENV_PREFIX, MIB, SessionSettings
 
 ENTRYPOINTS = ("run", "run_workflow")
@@ -116,6 +117,13 @@ def parse_body(body: bytes, *, settings: SessionSettings) -> dict[str, Any]:
         ) from None
     except ValueError as exc:
         raise ApiProblem(400, "Malformed JSON", str(exc), type_=TYPE_MALFORMED_JSON) from None
+    except RecursionError:
+        raise ApiProblem(
+            400,
+            "Malformed JSON",
+            "The body nests arrays or objects too deeply.",
+            type_=TYPE_MALFORMED_JSON,
+        ) from None
     if not isinstance(document, dict):
         raise ApiProblem(
             400,
@@ -214,6 +222,9 @@ def _check_code(raw: dict[str, Any], settings: SessionSettings, add: Callable) -
 def _check_input(raw: dict[str, Any], settings: SessionSettings, add: Callable) -> None:
     value = raw.get("input")
     if not isinstance(value, dict):
+        return
+    if exceeds_depth(value):
+        add("input", f"nests objects or arrays more than {MAX_JSON_DEPTH} levels deep")
         return
     size = _utf8_size(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
     if size is None:

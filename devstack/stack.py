@@ -237,12 +237,12 @@ class LocalStack:
             "--data-dir", str(cfg.state_dir / "sessions"),
             "--pool-prefix", POOL_PREFIX,
         ]  # fmt: skip
-        token = self.values.get("AzureSession__StaticToken")
-        if token and self.values.get("AzureSession__AuthMode") == "static-token":
-            argv += ["--token", token]
         if cfg.allow_network is True:
             argv.append("--allow-network")
         env = dict(os.environ)
+        token = self.values.get("AzureSession__StaticToken")
+        if token and self.values.get("AzureSession__AuthMode") == "static-token":
+            env["SESSION_EMULATOR_TOKEN"] = token  # not an argument: argv is public in ps
         if cfg.allow_network is False:
             env["SESSION_EGRESS"] = "none"
         return _Child("session_emulator", argv, env=env, cwd=cfg.root, log=self._log("emulator"))

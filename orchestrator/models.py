@@ -21,18 +21,28 @@ from pydantic.alias_generators import to_camel
 
 SessionStrategy = Literal["ephemeral", "reuse"]
 
-#: Execution statuses after which an execution can no longer change.
-TERMINAL_EXECUTION_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
+#: Deepest nesting of user JSON (``input``, output.json) that may cross the boundary:
+#: pydantic's JSON parser refuses 200 levels, and the payloads wrap the value in more.
+MAX_JSON_DEPTH = 100
+
+
+def exceeds_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True if ``value`` nests objects/arrays deeper than ``limit`` (no recursion, stops early)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class BoundaryModel(BaseModel):
     """Immutable snake_case model; unknown fields are ignored so replays survive upgrades."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-    def dump(self) -> dict[str, Any]:
-        """The model as a JSON-ready dict."""
-        return self.model_dump(mode="json")
 
     def to_wire(self) -> str:
         """The JSON text that crosses the durable boundary."""

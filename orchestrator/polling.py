@@ -10,13 +10,3 @@ def next_delay(previous: float | None, config: RunConfig) -> float:
     if previous is None:
         return min(config.initial_poll_seconds, config.max_poll_seconds)
     return min(previous * config.poll_backoff_factor, config.max_poll_seconds)
-
-
-def delay_schedule(config: RunConfig, count: int) -> list[float]:
-    """The first ``count`` delays (for docs and tests)."""
-    delays: list[float] = []
-    previous: float | None = None
-    for _ in range(count):
-        previous = next_delay(previous, config)
-        delays.append(previous)
-    return delays

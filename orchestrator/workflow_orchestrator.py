@@ -8,6 +8,7 @@ fail the orchestration with :class:`~orchestrator.errors.WorkflowRunError`.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,7 +105,6 @@ class _Run:
         self.phase = "pending"
         self.last_poll: PollResult | None = None
         self.session_stopped = False
-        self.limits: ExecutionLimits | None = None
         # stage marks on orchestration time, for timings
         self.uploaded_at: datetime | None = None
         self.run_started_at: datetime | None = None
@@ -241,12 +241,14 @@ class _Run:
 
     def execution_limits(self) -> ExecutionLimits:
         """Which limit the launcher enforces: the time left, or the per-execution cap."""
-        remaining = (self.deadline - self.now).total_seconds()
+        # Whole milliseconds, rounded down: the launcher never outlives the deadline.
+        remaining = math.floor((self.deadline - self.now).total_seconds() * 1000) / 1000
         margin = self.config.execution_timeout_margin_seconds
         service_limit = float(self.config.max_execution_seconds)
-        if service_limit - margin < remaining:
+        cap = max(1.0, service_limit - margin)
+        if cap < remaining:
             # The session service's per-execution cap binds before the caller's deadline.
-            launcher_limit = max(1.0, service_limit - margin)
+            launcher_limit = cap
             launcher = LimitDoc(name=LIMIT_MAX_EXECUTION, seconds=launcher_limit)
             described = (
                 f"the per-execution limit of {launcher_limit:g} s "
@@ -261,21 +263,21 @@ class _Run:
             launcher=launcher,
             description=described,
             launcher_seconds=launcher_limit,
-            execution_seconds=min(service_limit, launcher_limit + margin),
+            execution_seconds=min(service_limit, round(launcher_limit + margin, 3)),
         )
 
     def start(self) -> Steps:
-        """Start the execution under the limits of :meth:`execution_limits`."""
+        """Start the execution under :meth:`execution_limits`; returns those limits."""
         self.status("starting")
-        self.execution_id = str(self.context.new_uuid())
-        if (self.deadline - self.now).total_seconds() <= 0:
+        limits = self.execution_limits()
+        if limits.launcher_seconds <= 0:
             raise self.fail(
                 DEADLINE_EXCEEDED,
                 f"timeoutSeconds ({self.config.timeout_seconds} s) passed before the "
                 "execution could start.",
                 limit=self.run_deadline(),
             )
-        self.limits = limits = self.execution_limits()
+        self.execution_id = str(self.context.new_uuid())
         result = yield from self.call_with_session(
             names.START_EXECUTION,
             StartRequest(
@@ -284,8 +286,8 @@ class _Run:
                 command=self.spec.command,
                 environment_variables=self.spec.environment_variables,
                 secret_environment_variables=self.spec.secret_environment_variables,
-                timeout_seconds=round(limits.launcher_seconds, 3),
-                execution_timeout_seconds=round(limits.execution_seconds, 3),
+                timeout_seconds=limits.launcher_seconds,
+                execution_timeout_seconds=limits.execution_seconds,
                 tail_chars=self.config.output_tail_chars,
             ),
             StartResult,
@@ -293,6 +295,7 @@ class _Run:
         )
         if result.error is not None:
             raise activity_failure(result.error, stage="starting", execution_id=self.execution_id)
+        return limits
 
     def wait_until_finished(self) -> Steps:
         """Poll on durable timers until the execution is terminal or the deadline passes."""
@@ -386,9 +389,7 @@ class _Run:
         try:
             yield from self.upload()
             self.uploaded_at = self.now
-            yield from self.start()
-            limits = self.limits
-            assert limits is not None
+            limits = yield from self.start()
             self.run_started_at = self.now
             poll = yield from self.wait_until_finished()
             self.run_finished_at = self.now

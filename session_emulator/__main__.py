@@ -23,8 +23,10 @@ from .config import (
 )
 from .sandbox import SandboxUnavailable, select_isolation
 
-#: The one environment variable the CLI reads: default egress policy (``none`` or ``all``).
+#: Environment the CLI reads: default egress policy (``none`` or ``all``) and the bearer
+#: token (an argument would show in ``ps`` to every local user).
 EGRESS_ENV = "SESSION_EGRESS"
+TOKEN_ENV = "SESSION_EMULATOR_TOKEN"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8081)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="session storage")
-    p.add_argument("--token", default=None, help="require Authorization: Bearer <token>")
+    p.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"require Authorization: Bearer <token> (default from {TOKEN_ENV})",
+    )
     p.add_argument(
         "--allow-network",
         action=argparse.BooleanOptionalAction,

@@ -14,6 +14,7 @@ from activities.identity import derive_identifier
 from orchestrator.models import (
     CleanupRequest,
     DownloadRequest,
+    DownloadResult,
     PollRequest,
     SessionRef,
     StartRequest,
@@ -206,6 +207,23 @@ async def test_get_execution_parses_the_summary_and_redacts(
     assert "tok-999" not in raw
 
 
+async def test_get_execution_redacts_every_secret_that_still_resolves(
+    settings, fake_client, instance_id, monkeypatch
+):
+    monkeypatch.setenv("ALLOWED_SECRET", "tok-999")
+    monkeypatch.delenv("OTHER_ALLOWED", raising=False)  # removed since the start
+    fake_client.execution = finished("leaked tok-999\n", stderr="tok-999")
+    request = PollRequest(
+        instance_id=instance_id,
+        session=SESSION,
+        execution_id="exec-1",
+        secret_environment_variables={"GONE": "OTHER_ALLOWED", "T": "ALLOWED_SECRET"},
+    )
+    raw = await acts.get_execution(request.to_wire(), settings=settings)
+    assert "tok-999" not in raw
+    assert json.loads(raw)["stdout_tail"] == "leaked ***\n"
+
+
 async def test_get_execution_running_has_no_summary(settings, fake_client, instance_id):
     request = PollRequest(instance_id=instance_id, session=SESSION, execution_id="exec-1")
     result = json.loads(await acts.get_execution(request.to_wire(), settings=settings))
@@ -229,6 +247,19 @@ async def test_download_output_missing_invalid_and_valid(settings, fake_client, 
     fake_client.files[identifier] = {"output.json": json.dumps(document).encode()}
     valid = json.loads(await acts.download_output(request, settings=settings))
     assert valid == {"found": True, "document": document, "problem": None, "error": None}
+
+
+@pytest.mark.parametrize("levels", [101, 5000])
+async def test_download_output_too_deep_to_cross_the_boundary_is_a_problem(
+    settings, fake_client, instance_id, levels
+):
+    request = DownloadRequest(instance_id=instance_id, session=SESSION).to_wire()
+    nested = b'{"status": "succeeded", "result": ' + b"[" * levels + b"]" * levels + b"}"
+    fake_client.files[identifier_of(instance_id)] = {"output.json": nested}
+    raw = await acts.download_output(request, settings=settings)
+    result = DownloadResult.from_wire(raw)
+    assert result.found is True and result.document is None
+    assert "100 levels" in result.problem
 
 
 async def test_cleanup_ignores_missing_files_and_releases_an_ephemeral_session(

@@ -149,6 +149,24 @@ async def test_a_run_that_finishes_during_the_cancel_is_409(settings, session_cl
     assert body_of(response)["runtimeStatus"] == "Completed"
 
 
+@pytest.mark.parametrize("finished", ["Completed", "Failed"])
+async def test_a_run_that_finishes_before_the_terminate_is_409_and_keeps_its_session(
+    settings, session_client, finished
+):
+    # The durable client answers a terminate of a finished run (HTTP 410) without raising.
+    reused = SessionRef(strategy="reuse", name="my-files", owner="anonymous")
+    durable = durable_client()
+    durable.get_status.side_effect = [
+        instance_status("Running", input=orchestration_input(session=reused)),
+        instance_status(finished, input=orchestration_input(session=reused)),
+    ]
+    response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+    assert response.status_code == 409
+    assert body_of(response)["runtimeStatus"] == finished
+    durable.terminate.assert_awaited_once()
+    assert session_client.deleted == []
+
+
 async def test_unknown_id_is_404_and_malformed_id_is_400(settings, session_client):
     durable = durable_client()
     response = await cancel_workflow(cancel("nope1234"), durable, settings=settings)

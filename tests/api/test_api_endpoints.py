@@ -152,6 +152,17 @@ async def test_status_unknown_id_is_404():
     assert body_of(response)["status"] == 404
 
 
+async def test_status_backend_failure_is_a_503_problem():
+    durable = client()
+    durable.get_status.side_effect = RuntimeError("connection refused to 10.0.0.5")
+    response = await get_workflow_status(get("inst123"), durable)
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = body_of(response)
+    assert body["type"] == "urn:aro:problem:durable-backend"
+    assert "10.0.0.5" not in body["detail"]
+
+
 @pytest.mark.parametrize("instance_id", ["bad id", "x" * 101, "a/b", "é"])
 async def test_status_malformed_id_is_400(instance_id):
     durable = client()

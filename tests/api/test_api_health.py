@@ -120,6 +120,14 @@ async def test_a_missing_pool_endpoint_is_a_settings_error(use_settings):
     assert "PoolManagementEndpoint" in body["settings"]
 
 
+def test_max_execution_seconds_above_the_service_cap_is_a_settings_error(monkeypatch):
+    from settings import load_settings
+
+    monkeypatch.setenv("AzureSession__MaxExecutionSeconds", "221")
+    with pytest.raises(SettingsError, match="MaxExecutionSeconds"):
+        load_settings()
+
+
 def test_version_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["version"] == VERSION

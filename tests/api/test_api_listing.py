@@ -8,7 +8,7 @@ import pytest
 from api_support import body_of, durable_client, instance_status, request
 
 from api import schemas
-from api.listing import decode_token, list_workflows
+from api.listing import decode_token, encode_token, list_workflows
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -29,6 +29,13 @@ def runs(count: int, *, runtime: str = "Completed") -> list:
         )
         for i in range(count)
     ]
+
+
+def token_with_window(start: str) -> str:
+    """A well-formed token whose time window was tampered with."""
+    return encode_token(
+        offset=1, cursor=("2025-01-01T00:00:00Z", "x"), query={"status": None, "from": start}
+    )
 
 
 async def test_lists_newest_first_without_output_bodies():
@@ -130,6 +137,14 @@ async def test_the_token_keeps_the_first_page_time_window():
         ({"days": "0"}, "days"),
         ({"status": "Running,Done"}, "status"),
         ({"continuationToken": "not-a-token"}, "continuationToken"),
+        ({"top": "\u00b2"}, "top"),
+        ({"days": "7" * 5000}, "days"),
+        ({"continuationToken": token_with_window("yesterday")}, "continuationToken"),
+        ({"continuationToken": token_with_window("2025-02-28T12:00:00")}, "continuationToken"),
+        (
+            {"continuationToken": token_with_window("0001-01-01T00:00:00+14:00")},
+            "continuationToken",
+        ),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(params, bad):

@@ -26,6 +26,14 @@ def problem_for(body: Any, settings, *, content_type: str = "application/json") 
     return info.value
 
 
+def nested(levels: int) -> Any:
+    """``levels`` arrays inside each other."""
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
 BAD_REQUESTS = [
     ("missing workflowCode", request(workflowCode=...), "workflowCode", "required"),
     ("empty code", request(workflowCode="   \n"), "workflowCode", "empty"),
@@ -42,6 +50,7 @@ BAD_REQUESTS = [
     ("input not an object", request(input=[1, 2]), "input", "dictionary"),
     ("input a string", request(input="text"), "input", "dictionary"),
     ("input too large", request(input={"a": "x" * 1000}), "input", "1000"),
+    ("input nested too deep", request(input={"a": nested(100)}), "input", "100 levels"),
     (
         "env bad name",
         request(environmentVariables={"1BAD": "x"}),
@@ -208,12 +217,24 @@ def test_a_good_request_passes(settings):
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b'{"workflowCode": "x",}', b'{"workflowCode": NaN}', b"\xff\xfe"],
+    [
+        b"{not json",
+        b'{"workflowCode": "x",}',
+        b'{"workflowCode": NaN}',
+        b"\xff\xfe",
+        b'{"input": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
 )
 def test_malformed_json_is_400(settings, body):
     problem = problem_for(body, settings)
     assert problem.status == 400
     assert problem.title == "Malformed JSON"
+
+
+def test_input_nested_up_to_the_limit_passes(settings):
+    body = request(input={"a": nested(99)})
+    raw = json.dumps(body).encode()
+    assert parse_workflow_request(raw, content_type="application/json", settings=settings)
 
 
 def test_empty_body_is_400(settings):

@@ -77,6 +77,35 @@ def test_the_orchestration_deadline_names_its_limit():
     assert doc["limit"] == {"name": "timeoutSeconds", "seconds": 5}
 
 
+def test_less_than_a_millisecond_left_at_start_is_deadline_exceeded():
+    spec = make_input(config={"timeout_seconds": 5})
+    context = FakeContext(spec)
+
+    def slow_upload(task):
+        context.current_utc_datetime = START + timedelta(seconds=5, microseconds=-400)
+        return {"files": ["workflow.py"], "total_bytes": 1}
+
+    with pytest.raises(WorkflowRunError) as info:
+        drive(
+            workflow_orchestrator(context),
+            context,
+            FakeSession(results={"UploadWorkflowFiles": slow_upload}),
+        )
+    doc = info.value.document
+    assert doc["type"] == "DeadlineExceeded" and doc["stage"] == "starting"
+    assert "executionId" not in doc  # no execution was started
+    assert "StartExecution" not in context.activity_names
+
+
+def test_the_launcher_never_outlives_the_deadline_under_a_tiny_execution_cap():
+    spec = make_input(config={"timeout_seconds": 1, "max_execution_seconds": 5})
+    context = FakeContext(spec)
+    drive(workflow_orchestrator(context), context, FakeSession())
+    start = next(t for t in context.tasks if t.name == "StartExecution").payload
+    assert start["timeout_seconds"] == 0.9  # the time left after a 100 ms upload
+    assert start["execution_timeout_seconds"] == 5
+
+
 def test_other_failures_carry_no_limit():
     polls = [{"status": "Failed", "terminal": True, "execution_error": "OOM"}]
     _, doc = run_failing(session=FakeSession(polls=polls))
