@@ -97,6 +97,8 @@ class SessionSettings(BaseSettings):
     # --- request limits -----------------------------------------------------
     max_code_bytes: int = Field(1 * MIB, gt=0, validation_alias=_env("MaxCodeBytes"))
     max_input_bytes: int = Field(10 * MIB, gt=0, validation_alias=_env("MaxInputBytes"))
+    #: Largest output.json accepted from a run (it is stored in the durable history).
+    max_output_bytes: int = Field(10 * MIB, gt=0, validation_alias=_env("MaxOutputBytes"))
     max_preamble_bytes: int = Field(64 * 1024, gt=0, validation_alias=_env("MaxPreambleBytes"))
     max_command_length: int = Field(4096, gt=0, validation_alias=_env("MaxCommandLength"))
     max_environment_variables: int = Field(

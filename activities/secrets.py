@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from settings import ENV_PREFIX
 
@@ -57,3 +58,17 @@ def redact(text: str, values: Iterable[str]) -> str:
     for value in sorted((v for v in values if v), key=len, reverse=True):
         text = text.replace(value, REDACTED)
     return text
+
+
+def redact_json(value: Any, values: Iterable[str]) -> Any:
+    """A JSON value with every secret blanked out of its strings (keys included)."""
+    secrets = [v for v in values if v]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [redact_json(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact_json(v, secrets) for k, v in value.items()}
+    return value

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from activities.clients import get_client
 from activities.identity import derive_identifier, identifier_key
-from activities.secrets import SecretResolutionError, redact, resolve_secrets
+from activities.secrets import SecretResolutionError, redact, redact_json, resolve_secrets
 from orchestrator.errors import POOL_EXHAUSTED
 from orchestrator.models import (
     MAX_JSON_DEPTH,
@@ -36,6 +36,7 @@ from orchestrator.models import (
     LauncherSummaryDoc,
     PollRequest,
     PollResult,
+    RedactingRequest,
     StartRequest,
     StartResult,
     StopRequest,
@@ -237,7 +238,7 @@ async def start_execution(request: StartRequest, *, settings: SessionSettings | 
     return StartResult(execution_id=execution.id, status=str(execution.status)).to_wire()
 
 
-def _secret_values(request: PollRequest, settings: SessionSettings) -> list[str]:
+def _secret_values(request: RedactingRequest, settings: SessionSettings) -> list[str]:
     """Secret values to redact from returned output: each one that still resolves."""
     values: list[str] = []
     for variable, setting in request.secret_environment_variables.items():
@@ -311,9 +312,15 @@ def _parse_output(content: bytes) -> tuple[Any, str | None]:
 async def download_output(
     request: DownloadRequest, *, settings: SessionSettings | None = None
 ) -> str:
-    """Download and parse output.json; absent → ``found=False``, not JSON → ``problem``."""
+    """Download and parse output.json; absent → ``found=False``, not JSON → ``problem``.
+
+    The document goes into the durable history, so it is bounded and every secret
+    value still resolvable is blanked out of its strings (results and error texts).
+    """
+    secrets: list[str] = []
     try:
         settings = _settings(settings)
+        secrets = _secret_values(request, settings)
         identifier = _identifier(request, settings)
         content = await get_client(settings).download_file(identifier, request.output_file_name)
     except SessionNotFound:
@@ -327,11 +334,17 @@ async def download_output(
             request=request,
             execution_id=request.execution_id,
         )
+    if len(content) > request.max_output_bytes:
+        problem = (
+            f"output.json is {len(content)} bytes, over the {request.max_output_bytes}-byte "
+            "limit (AzureSession__MaxOutputBytes)"
+        )
+        return DownloadResult(found=True, problem=problem).to_wire()
     document, problem = _parse_output(content)
     if problem is not None:
         return DownloadResult(found=True, problem=problem).to_wire()
     logger.info("DownloadOutput: %d bytes", len(content))
-    return DownloadResult(found=True, document=document).to_wire()
+    return DownloadResult(found=True, document=redact_json(document, secrets)).to_wire()
 
 
 @activity(CleanupRequest)

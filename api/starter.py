@@ -65,6 +65,7 @@ def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> Run
         max_poll_seconds=settings.execution_poll_interval_seconds,
         poll_backoff_factor=settings.poll_backoff_factor,
         output_tail_chars=settings.output_tail_chars,
+        max_output_bytes=settings.max_output_bytes,
         workflow_file_name=settings.workflow_file_name,
         runner_file_name=settings.runner_file_name,
         input_file_name=settings.input_file_name,

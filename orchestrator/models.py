@@ -89,6 +89,7 @@ class RunConfig(BoundaryModel):
     max_poll_seconds: float = Field(gt=0)
     poll_backoff_factor: float = Field(ge=1)
     output_tail_chars: int = Field(ge=0)
+    max_output_bytes: int = Field(10 * 1024 * 1024, gt=0)
     workflow_file_name: str = "workflow.py"
     runner_file_name: str = "run.py"
     input_file_name: str = "input.json"
@@ -193,13 +194,18 @@ class LauncherSummaryDoc(BoundaryModel):
     error: str | None = None
 
 
-class PollRequest(ActivityRequest):
+class RedactingRequest(ActivityRequest):
+    """An activity that returns workflow output: secret values are blanked out of it."""
+
+    #: Setting names whose values are redacted from returned output.
+    secret_environment_variables: dict[str, str] = Field(default_factory=dict)
+
+
+class PollRequest(RedactingRequest):
     """``GetExecution``: read the execution's status."""
 
     execution_id: str
     tail_chars: int = Field(2000, ge=0)
-    #: Setting names whose values are redacted from returned output.
-    secret_environment_variables: dict[str, str] = Field(default_factory=dict)
 
 
 class PollResult(BoundaryModel):
@@ -215,11 +221,12 @@ class PollResult(BoundaryModel):
     error: ActivityError | None = None
 
 
-class DownloadRequest(ActivityRequest):
-    """``DownloadOutput``: fetch and parse output.json."""
+class DownloadRequest(RedactingRequest):
+    """``DownloadOutput``: fetch and parse output.json (bounded, secrets redacted)."""
 
     output_file_name: str = "output.json"
     execution_id: str | None = None
+    max_output_bytes: int = Field(10 * 1024 * 1024, gt=0)
 
 
 class DownloadResult(BoundaryModel):

@@ -359,6 +359,8 @@ class _Run:
                 **self.base(),
                 output_file_name=self.config.output_file_name,
                 execution_id=self.execution_id,
+                max_output_bytes=self.config.max_output_bytes,
+                secret_environment_variables=self.spec.secret_environment_variables,
             ),
         )
         return DownloadResult.from_wire(raw)

@@ -319,3 +319,43 @@ async def test_one_client_per_event_loop(settings):
         assert len(built) == 1
     finally:
         clients.set_client_factory(None)
+
+
+async def test_download_output_blanks_secrets_out_of_results_and_errors(
+    settings, fake_client, instance_id, monkeypatch
+):
+    monkeypatch.setenv("ALLOWED_SECRET", "sk-live-abcdef123456")
+    identifier = identifier_of(instance_id)
+    document = {
+        "status": "failed",
+        "error": {"type": "ValueError", "message": "bad key sk-live-abcdef123456"},
+        "echo": ["x", {"sk-live-abcdef123456": "key sk-live-abcdef123456!"}],
+    }
+    fake_client.files[identifier] = {"output.json": json.dumps(document).encode()}
+    request = DownloadRequest(
+        instance_id=instance_id,
+        session=SESSION,
+        secret_environment_variables={"API_KEY": "ALLOWED_SECRET"},
+    ).to_wire()
+
+    raw = await acts.download_output(request, settings=settings)
+
+    assert "sk-live-abcdef123456" not in raw
+    result = json.loads(raw)["document"]
+    assert result["error"]["message"] == "bad key ***"
+    assert result["echo"] == ["x", {"***": "key ***!"}]
+
+
+async def test_download_output_over_the_size_limit_is_a_problem(settings, fake_client, instance_id):
+    identifier = identifier_of(instance_id)
+    big = json.dumps({"status": "succeeded", "result": "x" * 2000}).encode()
+    fake_client.files[identifier] = {"output.json": big}
+    request = DownloadRequest(
+        instance_id=instance_id, session=SESSION, max_output_bytes=1000
+    ).to_wire()
+
+    result = json.loads(await acts.download_output(request, settings=settings))
+
+    assert result["found"] is True
+    assert result["document"] is None
+    assert "over the 1000-byte limit" in result["problem"]
