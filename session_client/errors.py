@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -196,9 +197,20 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
     )
 
 
+#: The operation part of a pool URL; what precedes it names subscription, group and pool.
+_OPERATION = re.compile(r"/(?:files|executions|session|listSessions|metadata|\.management)(?:/|$)")
+
+
 def describe(request: httpx.Request) -> str:
-    """``METHOD /path`` of a request, without the query string (it holds the identifier)."""
-    return f"{request.method} {request.url.path}"
+    """``METHOD /operation-path`` of a request.
+
+    Without the query string (it holds the identifier) and without the pool's own
+    path (subscription, resource group and pool name), since these messages can
+    reach API callers through a run's error.
+    """
+    path = request.url.path
+    match = _OPERATION.search(path)
+    return f"{request.method} {path[match.start() :] if match else path}"
 
 
 def error_from_response(

@@ -57,9 +57,9 @@ async def test_status_maps_to_error_class_with_attributes(
     assert err.code == "BodyCode"
     assert '"BodyCode"' in err.body
     assert err.response is not None and err.response.status_code == status
-    assert f"GET {POOL_PATH}/files/a failed with {status} (BodyCode): something went wrong" in (
-        err.message
-    )
+    # The pool's own path (subscription, group, pool) stays out of messages callers may see.
+    assert POOL_PATH not in err.message
+    assert f"GET /files/a failed with {status} (BodyCode): something went wrong" in (err.message)
     assert str(err) == err.message
 
 
@@ -199,7 +199,8 @@ async def test_malformed_2xx_body_is_a_protocol_error(
         else:
             await client.upload_file(identifier, "a", b"x")
     assert isinstance(info.value, SessionError)
-    assert f"{method} {POOL_PATH}" in info.value.message
+    assert info.value.message.startswith(f"{method} {route_path} ")
+    assert POOL_PATH not in info.value.message
     assert "unexpected body" in info.value.message
     assert info.value.response is not None
     assert not is_transient(info.value)
