@@ -54,6 +54,8 @@ class StackConfig:
     allow_network: bool | None = None
     #: Extra environment for the Functions host (e.g. settings overrides in tests).
     runtime_env: Mapping[str, str] = field(default_factory=dict)
+    #: Extra ``python -m session_emulator`` options (e.g. ``["--max-sessions", "1"]``).
+    emulator_args: tuple[str, ...] = ()
     #: ``True`` writes each child's output to ``state_dir/<name>.log`` instead of the terminal.
     log_to_files: bool = False
 
@@ -239,6 +241,7 @@ class LocalStack:
         ]  # fmt: skip
         if cfg.allow_network is True:
             argv.append("--allow-network")
+        argv += cfg.emulator_args
         env = dict(os.environ)
         token = self.values.get("AzureSession__StaticToken")
         if token and self.values.get("AzureSession__AuthMode") == "static-token":
