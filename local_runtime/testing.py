@@ -7,15 +7,10 @@ with run_local_runtime(app="scenarios_app:app", app_dir="tests/...", db_path=tmp
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from local_runtime.auth import AuthConfig
 from local_runtime.config import HostOptions, RuntimeConfig, read_auth_config, read_host_json
@@ -23,8 +18,7 @@ from local_runtime.http_host import build_asgi_app
 from local_runtime.loader import import_app
 from local_runtime.runtime import LocalRuntime
 from local_runtime.settings_file import apply_local_settings
-
-STARTUP_TIMEOUT_SECONDS = 15.0
+from thread_server import bind, serve_in_thread
 
 
 @dataclass(frozen=True)
@@ -65,10 +59,7 @@ def run_local_runtime(
         apply_local_settings(settings_file)
     if isinstance(app, str):
         app = import_app(app, app_dir=app_dir)
-    # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else +40 ms)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = bind(host, port)  # bound first: the runtime's config needs the port
     port = sock.getsockname()[1]
     config = RuntimeConfig(
         host=host,
@@ -78,22 +69,5 @@ def run_local_runtime(
         auth=auth if auth is not None else read_auth_config(),
     )
     runtime = LocalRuntime(app=app, config=config)
-    server = uvicorn.Server(
-        uvicorn.Config(build_asgi_app(runtime), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="local-runtime", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the local runtime did not start")
-        time.sleep(0.01)
-    try:
+    with serve_in_thread(build_asgi_app(runtime), sock=sock, name="local-runtime"):
         yield RunningRuntime(base_url=config.base_url, runtime=runtime)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()

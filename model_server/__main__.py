@@ -20,6 +20,8 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
+from thread_server import ThreadServerError
+
 from .replies import Reply
 from .requests import ModelRequest
 from .scripts import ReplyQueue, ScriptFunction, echo, resolve_reply
@@ -67,13 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         script = _logged(script)
     signal.signal(signal.SIGTERM, _stop)
-    with run_model_server(script=script, port=args.port, host=host) as server:
-        print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except (KeyboardInterrupt, _Stop):
-            print(f"stopping after {len(server.requests)} requests", file=sys.stderr)
+    try:
+        with run_model_server(script=script, port=args.port, host=host) as server:
+            print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except (KeyboardInterrupt, _Stop):
+                print(f"stopping after {len(server.requests)} requests", file=sys.stderr)
+    except ThreadServerError as exc:  # e.g. the port is taken
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

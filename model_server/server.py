@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Iterator, Sequence
 
-import uvicorn
+from thread_server import ThreadServerError, serve_in_thread
 
 from .app import DEFAULT_MODELS, ServerState, create_app
 from .recorder import Recorder
@@ -17,12 +14,10 @@ from .requests import ModelRequest
 from .scripts import Script
 
 LOOPBACK = "127.0.0.1"
-STARTUP_TIMEOUT_SECONDS = 10.0
-SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
 
-class ModelServerError(RuntimeError):
-    """The model server could not start or stop."""
+class ModelServerError(ThreadServerError):
+    """The model server refused its address, or could not start or stop."""
 
 
 class ModelServer:
@@ -86,24 +81,16 @@ def run_model_server(
     """
     host = loopback_host(host)
     state = ServerState(script=script, models=models)
-    sock = _bind(host, port)
-    config = uvicorn.Config(
-        create_app(state), log_level=log_level, log_config=None, lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="model-server", daemon=True
-    )
-    thread.start()
-    try:
-        _wait_started(server, thread)
-        yield ModelServer(state=state, host=host, port=sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(SHUTDOWN_TIMEOUT_SECONDS)
-        sock.close()
-        if thread.is_alive():
-            raise ModelServerError("model server did not stop within 10 seconds")
+    with serve_in_thread(
+        create_app(state),
+        host=host,
+        port=port,
+        name="model-server",
+        lifespan="off",
+        log_level=log_level,
+        log_config=None,
+    ) as bound:
+        yield ModelServer(state=state, host=host, port=bound)
 
 
 def loopback_host(host: str) -> str:
@@ -117,26 +104,3 @@ def loopback_host(host: str) -> str:
     if not loopback:
         raise ModelServerError(f"refusing to bind {host}: the model server binds loopback only")
     return host
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ModelServerError(f"cannot bind {host}:{port}: {exc}") from exc
-    return sock
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive():
-            raise ModelServerError("model server thread exited during startup")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise ModelServerError("model server did not start within 10 seconds")
-        time.sleep(0.01)
