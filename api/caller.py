@@ -1,15 +1,20 @@
-"""Who is calling: the owner that scopes named sessions, idempotency keys and cancellations.
+"""Who is calling: the owner that scopes runs, named sessions and idempotency keys.
 
-One pure function. With ``AzureSession__OwnerHeader`` set, a trusted gateway names
+Pure functions. With ``AzureSession__OwnerHeader`` set, a trusted gateway names
 the caller in that header (required then). Otherwise the caller is identified by
 its function key: ``key-`` + the first 16 hex digits of SHA-256 of the
 ``x-functions-key`` header (or the ``code`` query parameter), so the key itself is
 never stored; no key at all (local runs, anonymous routes) is ``anonymous``.
+
+Every instance id starts with the owner's tag (:func:`owner_tag`), so status,
+cancel and listing decide whether a run is the caller's from the id alone
+(:func:`belongs_to`), without reading the durable backend.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 
@@ -23,6 +28,10 @@ KEY_OWNER_PREFIX = "key-"
 KEY_HASH_HEX_CHARS = 16
 #: What an owner named by the gateway may look like (visible ASCII, bounded).
 OWNER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")
+#: Owner tags: ``o`` + 12 hex digits of SHA-256 over this domain prefix and the owner.
+OWNER_TAG_PREFIX = "o"
+OWNER_TAG_DOMAIN = "aro-owner\0"
+OWNER_TAG_HEX_CHARS = 12
 
 
 def _lookup(mapping: Mapping[str, str], name: str) -> str | None:
@@ -65,3 +74,15 @@ def caller_owner(
     if key:
         return key_owner(key)
     return ANONYMOUS_OWNER
+
+
+def owner_tag(owner: str) -> str:
+    """The prefix of every instance id of ``owner``: short, fixed length, id-safe, not the owner."""
+    digest = hashlib.sha256((OWNER_TAG_DOMAIN + owner).encode("utf-8")).hexdigest()
+    return OWNER_TAG_PREFIX + digest[:OWNER_TAG_HEX_CHARS]
+
+
+def belongs_to(instance_id: str, owner: str) -> bool:
+    """Whether ``instance_id`` carries ``owner``'s tag: the ownership check, no backend read."""
+    prefix = (owner_tag(owner) + "-").encode("utf-8")
+    return hmac.compare_digest(instance_id.encode("utf-8")[: len(prefix)], prefix)

@@ -5,7 +5,9 @@ The orchestration is terminated with a reason that records who and why (JSON tex
 instance's output). Terminating does not reach into the session, so the handler
 also deletes the run's session, derived exactly as the activities derive it: that
 kills whatever still runs there (certain in the emulator, best effort on a pool)
-and, for a reused session, deletes its files.
+and, for a reused session, deletes its files. Only the caller's own runs can be
+canceled: another caller's id answers like an unknown one (404), decided from the
+id's owner tag before anything is read or terminated.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from api.problems import (
     problem_response,
 )
 from api.starter import RETRY_AFTER_SECONDS, load_settings_or_problem, origin_of, status_uri
-from api.status import TERMINAL, check_instance_id, not_found, read_status, runtime_of
+from api.status import (
+    TERMINAL,
+    check_instance_id,
+    check_owned,
+    not_found,
+    read_status,
+    runtime_of,
+)
 from api.validation import check_content_type, parse_body
 from orchestrator.models import OrchestrationInput
 from session_client.errors import SessionNotFound
@@ -125,6 +134,7 @@ async def cancel_workflow(
         reason = parse_cancel_body(
             req.get_body() or b"", content_type=req.headers.get("content-type"), settings=settings
         )
+        check_owned(instance_id, owner)
         status = await read_instance(client, instance_id)
         runtime = runtime_of(status) or ""
         if runtime in TERMINAL:

@@ -1,6 +1,7 @@
 """``Idempotency-Key``: a repeated POST maps to the same orchestration instance.
 
-The instance id is a pure function of the caller's owner and the key, so a retry
+The instance id is a pure function of the caller's owner and the key (prefixed with
+the owner's tag like every instance id, see ``api.caller``), so a retry
 (or a concurrent duplicate) of the same request finds the instance the first one
 started instead of starting a second run. A hash of the canonical request is
 stored in the orchestration input; the same key with a different body is refused.
@@ -13,6 +14,7 @@ import hashlib
 import json
 import re
 
+from api.caller import owner_tag
 from api.models import WorkflowRequest
 from api.problems import ApiProblem
 
@@ -45,10 +47,10 @@ def check_idempotency_key(value: str | None) -> str | None:
 
 
 def idempotent_instance_id(owner: str, key: str) -> str:
-    """``idem-`` + 40 base32 chars of SHA-256(owner, key): per owner, stable, unguessable."""
+    """``<tag>-idem-`` + 40 base32 chars of SHA-256(owner, key): owned, stable, unguessable."""
     digest = hashlib.sha256(f"{owner}\0{key}".encode()).digest()
     encoded = base64.b32encode(digest).decode("ascii").rstrip("=").lower()
-    return INSTANCE_PREFIX + encoded[:DIGEST_CHARS]
+    return f"{owner_tag(owner)}-{INSTANCE_PREFIX}{encoded[:DIGEST_CHARS]}"
 
 
 def request_hash(request: WorkflowRequest) -> str:

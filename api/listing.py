@@ -1,10 +1,12 @@
-"""``ListWorkflows``: recent WorkflowOrchestrator instances, newest first, in pages.
+"""``ListWorkflows``: the caller's recent WorkflowOrchestrator instances, newest first, in pages.
 
 The Python durable client has no server-side paging (``get_status_by`` returns
-every match), so pages are cut here from the sorted result. The continuation
-token is opaque to callers: base64url of JSON holding the offset, a cursor (the
-last item's created time and id) and the query it belongs to. The next page
-starts after the cursor, so runs created between two requests do not shift it.
+every match), so pages are cut here from the sorted result, after dropping every
+instance whose id does not carry the caller's owner tag. The continuation token
+is opaque to callers: base64url of JSON holding the offset, a cursor (the last
+item's created time and id) and the query it belongs to, owner tag included, so
+another caller's token is refused. The next page starts after the cursor, so runs
+created between two requests do not shift it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from api.caller import belongs_to, caller_owner, owner_tag
 from api.problems import ApiProblem, backend_problem, json_response, problem_response
-from api.starter import origin_of, status_uri
+from api.starter import load_settings_or_problem, origin_of, status_uri
 from api.status import list_item, parse_time, runtime_of, status_document
 from orchestrator.names import ORCHESTRATOR
+from settings import SessionSettings
 from telemetry import get_logger
 
 logger = get_logger("api")
@@ -101,19 +105,23 @@ def decode_token(token: str) -> dict[str, Any] | None:
     return document
 
 
-def parse_list_query(params: Mapping[str, str], *, now: datetime) -> dict[str, Any]:
-    """Validated paging and filter parameters; one 400 problem naming every bad one."""
+def parse_list_query(params: Mapping[str, str], *, now: datetime, tag: str) -> dict[str, Any]:
+    """Validated paging and filter parameters for owner ``tag``; one 400 naming every bad one."""
     errors: Errors = []
     statuses = _status_param(params, errors)
     top = _int_param(params, "top", default=DEFAULT_TOP, low=1, high=MAX_TOP, errors=errors)
     days = _int_param(params, "days", default=DEFAULT_DAYS, low=1, high=MAX_DAYS, errors=errors)
-    query = {"status": statuses, "from": _iso(now - timedelta(days=days))}
+    query = {"status": statuses, "from": _iso(now - timedelta(days=days)), "owner": tag}
     token_text = params.get("continuationToken")
     token = None
     if token_text:
         token = decode_token(token_text)
         if token is None:
             errors.append({"path": "continuationToken", "message": "is not a token of this API"})
+        elif token["q"].get("owner") != tag:
+            errors.append(
+                {"path": "continuationToken", "message": "belongs to another caller's listing"}
+            )
         elif token["q"].get("status") != statuses:
             errors.append(
                 {
@@ -175,11 +183,17 @@ def page(
 
 
 async def list_workflows(
-    req: func.HttpRequest, client: Any, *, now: datetime | None = None
+    req: func.HttpRequest,
+    client: Any,
+    *,
+    now: datetime | None = None,
+    settings: SessionSettings | None = None,
 ) -> func.HttpResponse:
-    """Handle ``GET /api/workflows``."""
+    """Handle ``GET /api/workflows``: the caller's own runs only."""
     try:
-        parsed = parse_list_query(req.params, now=now or datetime.now(UTC))
+        settings = load_settings_or_problem(settings)
+        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        parsed = parse_list_query(req.params, now=now or datetime.now(UTC), tag=owner_tag(owner))
         query = parsed["query"]
         created_from = window_start(query["from"])
         wanted = query["status"]
@@ -192,7 +206,12 @@ async def list_workflows(
             raise backend_problem(exc, "list workflows") from None
     except ApiProblem as problem:
         return problem_response(problem)
-    mine = [s for s in found or [] if getattr(s, "name", None) == ORCHESTRATOR]
+    mine = [
+        s
+        for s in found or []
+        if getattr(s, "name", None) == ORCHESTRATOR
+        and belongs_to(str(getattr(s, "instance_id", "") or ""), owner)
+    ]
     chunk, following = page(mine, top=parsed["top"], token=parsed["token"], query=query)
     origin = origin_of(req.url)
     items = []

@@ -79,6 +79,8 @@ INSTANCE_ID_PARAM = {
     "name": "instanceId",
     "in": "path",
     "required": True,
+    "description": "The id from the 202 answer. It starts with the caller's owner tag: only "
+    "the caller that started the run can use it; for anyone else it is unknown (404).",
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"},
 }
 OWNER_401 = _problem("AzureSession__OwnerHeader is set and the request lacks that header.")
@@ -102,7 +104,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         responses={
             202: Response(
-                "Accepted; poll statusUri.",
+                "Accepted; poll statusUri. The id carries the caller's owner tag.",
                 schemas.Accepted,
                 headers=("Location", "Retry-After", REPLAYED_HEADER),
             ),
@@ -119,7 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
         function="ListWorkflows",
         route="workflows",
         method="get",
-        summary="Recent runs, newest first, in pages.",
+        summary="The caller's own recent runs, newest first, in pages.",
         parameters=(
             _query(
                 "status",
@@ -136,11 +138,17 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Only runs created in the last N days.",
                 {"type": "integer", "minimum": 1, "maximum": 90, "default": 7},
             ),
-            _query("continuationToken", "From the previous page.", {"type": "string"}),
+            _query(
+                "continuationToken",
+                "From the previous page (of the same caller and status filter).",
+                {"type": "string"},
+            ),
         ),
         responses={
-            200: Response("A page of runs.", schemas.WorkflowList),
-            400: _problem("A bad query parameter (named in errors)."),
+            200: Response("A page of the caller's own runs.", schemas.WorkflowList),
+            400: _problem("A bad query parameter (named in errors), or another caller's token."),
+            401: OWNER_401,
+            500: _problem("Invalid AzureSession__ settings."),
             503: _problem("The durable backend did not answer."),
         },
     ),
@@ -148,12 +156,14 @@ OPERATIONS: tuple[Operation, ...] = (
         function="GetWorkflowStatus",
         route="workflowStatus/{instanceId}",
         method="get",
-        summary="Phase, output or structured error of one run.",
+        summary="Phase, output or structured error of one of the caller's runs.",
         parameters=(INSTANCE_ID_PARAM,),
         responses={
             200: Response("The run's status.", schemas.WorkflowStatus),
             400: _problem("Malformed instance id."),
-            404: _problem("Unknown instance id."),
+            401: OWNER_401,
+            404: _problem("Unknown instance id, or another caller's run."),
+            500: _problem("Invalid AzureSession__ settings."),
             503: _problem("The durable backend did not answer."),
         },
     ),
@@ -161,7 +171,7 @@ OPERATIONS: tuple[Operation, ...] = (
         function="CancelWorkflow",
         route="workflows/{instanceId}/cancel",
         method="post",
-        summary="Cancel a run: terminate it and delete its session.",
+        summary="Cancel one of the caller's runs: terminate it and delete its session.",
         body=CancelRequest,
         body_required=False,
         parameters=(INSTANCE_ID_PARAM,),
@@ -173,8 +183,9 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             400: _problem("Malformed instance id or body."),
             401: OWNER_401,
-            404: _problem("Unknown instance id."),
+            404: _problem("Unknown instance id, or another caller's run."),
             409: _problem("The run already finished (runtimeStatus says how)."),
+            500: _problem("Invalid AzureSession__ settings."),
             503: _problem("The durable backend did not answer."),
         },
     ),

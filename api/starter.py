@@ -2,19 +2,22 @@
 
 Nothing starts unless the whole request is valid. Every setting the
 orchestrator needs is copied into :class:`OrchestrationInput` here, so the
-orchestrator never reads settings. With an ``Idempotency-Key`` the instance id
-is derived from the caller and the key (see ``api.idempotency``), and a repeat
-of the same request answers with the existing instance.
+orchestrator never reads settings. Every instance id starts with the caller's
+owner tag (``api.caller``), so only that caller can read, list or cancel the run.
+With an ``Idempotency-Key`` the rest of the id is derived from the caller and the
+key (see ``api.idempotency``), and a repeat of the same request answers with the
+existing instance; without one it is a random UUID.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
+from uuid import uuid4
 
 import azure.functions as func
 
-from api.caller import ANONYMOUS_OWNER, caller_owner
+from api.caller import ANONYMOUS_OWNER, caller_owner, owner_tag
 from api.idempotency import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
@@ -122,18 +125,48 @@ def status_uri(origin: str, instance_id: str) -> str:
     return f"{origin}{STATUS_ROUTE}{instance_id}"
 
 
-def accepted_body(management: dict[str, str], *, origin: str, instance_id: str) -> dict[str, str]:
-    """The Durable management payload with the request's origin, plus ``statusUri``."""
-    body = {key: replace_origin(value, origin) for key, value in management.items()}
+def without_foreign_key(url: str, caller_code: str | None) -> str:
+    """``url`` minus a ``code`` query parameter the caller did not send itself.
+
+    On Azure the management URLs carry the Durable extension's system key, which
+    opens every instance of the task hub; handing it to a caller would undo the
+    per-owner scoping. A caller that authenticated with ``?code=`` keeps its own.
+    """
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    kept = [
+        param
+        for param in parts.query.split("&")
+        if not param.startswith("code=") or unquote(param[5:]) == caller_code
+    ]
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def accepted_body(
+    management: dict[str, str], *, origin: str, instance_id: str, caller_code: str | None = None
+) -> dict[str, str]:
+    """The Durable management payload (request's origin, no foreign key), plus ``statusUri``."""
+    body = {
+        key: without_foreign_key(replace_origin(value, origin), caller_code)
+        for key, value in management.items()
+    }
     body["id"] = instance_id
     body["statusUri"] = status_uri(origin, instance_id)
     return body
 
 
-async def _start(client: Any, orchestration_input: OrchestrationInput) -> str:
-    """``start_new`` with an id of the backend's choosing; any failure is a 503 problem."""
+def new_instance_id(owner: str) -> str:
+    """A fresh instance id carrying ``owner``'s tag, so the run is visible to that owner only."""
+    return f"{owner_tag(owner)}-{uuid4().hex}"
+
+
+async def _start(client: Any, orchestration_input: OrchestrationInput, *, instance_id: str) -> str:
+    """``start_new`` under the owner-tagged ``instance_id``; any failure is a 503 problem."""
     try:
-        return await client.start_new(ORCHESTRATOR, client_input=orchestration_input.to_wire())
+        return await client.start_new(
+            ORCHESTRATOR, instance_id=instance_id, client_input=orchestration_input.to_wire()
+        )
     except Exception as exc:
         raise backend_problem(exc, "start the workflow") from None
 
@@ -197,7 +230,9 @@ async def start_workflow(
             request_hash=request_hash(request) if key is not None else None,
         )
         if key is None:
-            instance_id = await _start(client, orchestration_input)
+            instance_id = await _start(
+                client, orchestration_input, instance_id=new_instance_id(owner)
+            )
         else:
             instance_id = idempotent_instance_id(owner, key)
             replayed = await start_idempotent(client, orchestration_input, instance_id=instance_id)
@@ -205,7 +240,10 @@ async def start_workflow(
         return problem_response(problem)
     origin = origin_of(req.url)
     body = accepted_body(
-        client.create_http_management_payload(instance_id), origin=origin, instance_id=instance_id
+        client.create_http_management_payload(instance_id),
+        origin=origin,
+        instance_id=instance_id,
+        caller_code=req.params.get("code"),
     )
     with bind(instance_id=instance_id):
         logger.info(

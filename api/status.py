@@ -1,6 +1,8 @@
 """``GetWorkflowStatus``: map a Durable status to the caller's answer.
 
-The mapping functions are pure; :func:`get_workflow_status` only fetches and wraps.
+The mapping functions are pure; :func:`get_workflow_status` only checks the owner,
+fetches and wraps. A run of another caller answers exactly like an unknown id (404),
+decided from the id's owner tag before the durable backend is asked.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
+from api.caller import belongs_to, caller_owner
 from api.problems import (
     TYPE_INVALID_REQUEST,
     TYPE_NOT_FOUND,
@@ -21,6 +24,7 @@ from api.problems import (
     problem_response,
 )
 from orchestrator.errors import parse_error_message
+from settings import SessionSettings
 
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -221,10 +225,25 @@ def not_found(instance_id: str) -> ApiProblem:
     )
 
 
-async def get_workflow_status(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+def check_owned(instance_id: str, owner: str) -> str:
+    """``instance_id`` if it is ``owner``'s run, else the unknown-id 404 (nothing else leaks)."""
+    if not belongs_to(instance_id, owner):
+        raise not_found(instance_id)
+    return instance_id
+
+
+async def get_workflow_status(
+    req: func.HttpRequest, client: Any, *, settings: SessionSettings | None = None
+) -> func.HttpResponse:
     """Handle ``GET /api/workflowStatus/{instanceId}``."""
+    # Imported here because api.starter imports this module.
+    from api.starter import load_settings_or_problem
+
     try:
         instance_id = check_instance_id(req.route_params.get("instanceId"))
+        settings = load_settings_or_problem(settings)
+        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        check_owned(instance_id, owner)
         status = await read_status(client, instance_id)
         if status is None:
             raise not_found(instance_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 from unittest.mock import AsyncMock
 
@@ -10,6 +11,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
+from api.caller import ANONYMOUS_OWNER, owner_tag
 from orchestrator.models import OrchestrationInput, RunConfig, SessionRef
 from session_client.errors import SessionNotFound
 
@@ -32,10 +34,28 @@ ORIGIN = "https://myapp.example.net"
 GOOD_BODY = {"workflowCode": "def run(payload):\n    return payload\n", "input": {"a": 1}}
 
 
+def owned_id(owner: str = ANONYMOUS_OWNER, rest: str | None = None) -> str:
+    """An instance id of ``owner`` (as the starter mints them); ``rest`` defaults to a UUID."""
+    return f"{owner_tag(owner)}-{rest or uuid.uuid4().hex}"
+
+
+#: The default instance: a run of the anonymous caller (no function key in the request).
+INST1 = owned_id(rest="inst1")
+
+
+def echo_start_new(default: str) -> AsyncMock:
+    """``start_new`` answering with the id it was asked to use, as the durable backend does."""
+
+    async def start_new(name: str, instance_id: str | None = None, **kwargs: Any) -> str:
+        return instance_id or default
+
+    return AsyncMock(side_effect=start_new)
+
+
 def durable_client(instance_id: str = "abc123") -> df.DurableOrchestrationClient:
     """A real client object whose network calls are AsyncMocks."""
     durable = df.DurableOrchestrationClient(CLIENT_JSON)
-    durable.start_new = AsyncMock(return_value=instance_id)
+    durable.start_new = echo_start_new(instance_id)
     durable.get_status = AsyncMock(return_value=DurableOrchestrationStatus.from_json(""))
     durable.terminate = AsyncMock(return_value=None)
     durable.get_status_by = AsyncMock(return_value=[])
@@ -75,7 +95,7 @@ def body_of(response: func.HttpResponse) -> dict:
 def instance_status(
     runtime: str,
     *,
-    instance_id: str = "inst1",
+    instance_id: str = INST1,
     input: Any = None,
     output: Any = None,
     custom: Any = None,

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from activities.identity import derive_identifier
-from api.caller import ANONYMOUS_OWNER, caller_owner, key_owner
+from api.caller import ANONYMOUS_OWNER, belongs_to, caller_owner, key_owner, owner_tag
 from api.problems import ApiProblem
 from orchestrator.models import SessionRef
 
@@ -62,3 +62,42 @@ def test_two_callers_with_the_same_session_id_get_different_sessions():
     assert identifier(first) == derive_identifier(
         SessionRef(strategy="reuse", name=name, owner=first), "another-run", b"k"
     )
+
+
+# --- owner tags: every instance id starts with its owner's ------------------------------
+
+
+def test_owner_tag_is_o_and_12_hex_digits_of_a_domain_separated_hash():
+    owner = key_owner("some-key")
+    expected = hashlib.sha256(b"aro-owner\0" + owner.encode()).hexdigest()[:12]
+    assert owner_tag(owner) == "o" + expected
+    assert owner_tag(owner) != "o" + hashlib.sha256(owner.encode()).hexdigest()[:12]
+    assert owner_tag(owner) == owner_tag(owner)  # pure
+
+
+@pytest.mark.parametrize("owner", [ANONYMOUS_OWNER, key_owner("k"), "tenant-42", "~" * 200])
+def test_owner_tags_are_short_and_instance_id_safe(owner):
+    tag = owner_tag(owner)
+    assert len(tag) == 13
+    assert tag.isalnum() and tag.isascii()
+    assert owner not in tag
+
+
+def test_different_owners_get_different_tags():
+    owners = [ANONYMOUS_OWNER, *(key_owner(f"key-{i}") for i in range(200)), "tenant-a"]
+    assert len({owner_tag(owner) for owner in owners}) == len(owners)
+
+
+def test_belongs_to_checks_the_tag_and_its_separator():
+    alice, bob = key_owner("alice"), key_owner("bob")
+    mine = f"{owner_tag(alice)}-{uuid.uuid4().hex}"
+    assert belongs_to(mine, alice)
+    assert belongs_to(f"{owner_tag(alice)}-idem-abc", alice)
+    assert not belongs_to(mine, bob)
+    assert not belongs_to(mine, ANONYMOUS_OWNER)
+    assert not belongs_to(owner_tag(alice), alice)  # the bare tag is no run
+    assert not belongs_to(owner_tag(alice) + "x-1", alice)
+    assert not belongs_to(mine.upper(), alice)
+    assert not belongs_to("", alice)
+    assert not belongs_to(uuid.uuid4().hex, alice)  # ids minted before owner tags
+    assert not belongs_to("é" * 20, alice)

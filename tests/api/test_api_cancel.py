@@ -7,12 +7,14 @@ import uuid
 
 import pytest
 from api_support import (
+    INST1,
     FakeSessionClient,
     body_of,
     durable_client,
     instance_status,
     not_found,
     orchestration_input,
+    owned_id,
     request,
 )
 
@@ -44,19 +46,15 @@ def cancel(instance_id: str, body: object = b"", **kwargs) -> object:
     )
 
 
-def new_id() -> str:
-    return f"inst{uuid.uuid4().hex}"
-
-
 async def test_cancel_terminates_with_who_and_why_and_deletes_the_ephemeral_session(
     settings, session_client
 ):
-    instance_id = new_id()
+    key = uuid.uuid4().hex
+    instance_id = owned_id(key_owner(key))
     durable = durable_client()
     durable.get_status.return_value = instance_status(
         "Running", instance_id=instance_id, input=orchestration_input()
     )
-    key = uuid.uuid4().hex
     response = await cancel_workflow(
         cancel(instance_id, {"reason": "wrong input"}, headers={"x-functions-key": key}),
         durable,
@@ -88,7 +86,7 @@ async def test_cancel_terminates_with_who_and_why_and_deletes_the_ephemeral_sess
 async def test_cancel_of_a_reused_session_deletes_the_owner_scoped_session(
     settings, session_client
 ):
-    instance_id = new_id()
+    instance_id = owned_id()
     session = SessionRef(strategy="reuse", name="my-work", owner="key-0123456789abcdef")
     durable = durable_client()
     durable.get_status.return_value = instance_status(
@@ -113,7 +111,7 @@ async def test_session_deletion_is_best_effort(settings, failure, outcome):
     try:
         durable = durable_client()
         durable.get_status.return_value = instance_status("Running", input=orchestration_input())
-        response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+        response = await cancel_workflow(cancel(INST1), durable, settings=settings)
     finally:
         clients.set_client_factory(None)
     assert response.status_code == 202
@@ -127,7 +125,7 @@ async def test_cancelling_a_finished_run_is_409_naming_its_status(
 ):
     durable = durable_client()
     durable.get_status.return_value = instance_status(runtime, input=orchestration_input())
-    response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+    response = await cancel_workflow(cancel(INST1), durable, settings=settings)
     assert response.status_code == 409
     body = body_of(response)
     assert body["runtimeStatus"] == runtime
@@ -144,7 +142,7 @@ async def test_a_run_that_finishes_during_the_cancel_is_409(settings, session_cl
         instance_status("Completed", input=orchestration_input()),
     ]
     durable.terminate.side_effect = Exception("gone")
-    response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+    response = await cancel_workflow(cancel(INST1), durable, settings=settings)
     assert response.status_code == 409
     assert body_of(response)["runtimeStatus"] == "Completed"
 
@@ -160,7 +158,7 @@ async def test_a_run_that_finishes_before_the_terminate_is_409_and_keeps_its_ses
         instance_status("Running", input=orchestration_input(session=reused)),
         instance_status(finished, input=orchestration_input(session=reused)),
     ]
-    response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+    response = await cancel_workflow(cancel(INST1), durable, settings=settings)
     assert response.status_code == 409
     assert body_of(response)["runtimeStatus"] == finished
     durable.terminate.assert_awaited_once()
@@ -169,8 +167,9 @@ async def test_a_run_that_finishes_before_the_terminate_is_409_and_keeps_its_ses
 
 async def test_unknown_id_is_404_and_malformed_id_is_400(settings, session_client):
     durable = durable_client()
-    response = await cancel_workflow(cancel("nope1234"), durable, settings=settings)
+    response = await cancel_workflow(cancel(owned_id()), durable, settings=settings)
     assert response.status_code == 404
+    durable.get_status.assert_awaited_once()
     response = await cancel_workflow(cancel("bad id"), durable, settings=settings)
     assert response.status_code == 400
     durable.terminate.assert_not_called()
@@ -182,7 +181,7 @@ async def test_unknown_id_is_404_and_malformed_id_is_400(settings, session_clien
 async def test_a_bad_body_is_400(settings, session_client, body):
     durable = durable_client()
     durable.get_status.return_value = instance_status("Running", input=orchestration_input())
-    response = await cancel_workflow(cancel("inst1", body), durable, settings=settings)
+    response = await cancel_workflow(cancel(INST1, body), durable, settings=settings)
     assert response.status_code == 400
     durable.terminate.assert_not_called()
 
@@ -191,10 +190,14 @@ async def test_cancel_needs_the_owner_header_when_configured(settings, session_c
     settings = settings.model_copy(update={"owner_header": "X-ARO-Owner"})
     durable = durable_client()
     durable.get_status.return_value = instance_status("Running", input=orchestration_input())
-    response = await cancel_workflow(cancel("inst1"), durable, settings=settings)
+    response = await cancel_workflow(cancel(INST1), durable, settings=settings)
     assert response.status_code == 401
+    instance_id = owned_id("ops-team")
+    durable.get_status.return_value = instance_status(
+        "Running", instance_id=instance_id, input=orchestration_input()
+    )
     response = await cancel_workflow(
-        cancel("inst1", headers={"X-ARO-Owner": "ops-team"}), durable, settings=settings
+        cancel(instance_id, headers={"X-ARO-Owner": "ops-team"}), durable, settings=settings
     )
     assert response.status_code == 202
     assert json.loads(durable.terminate.call_args.args[1])["canceledBy"] == "ops-team"
@@ -203,9 +206,12 @@ async def test_cancel_needs_the_owner_header_when_configured(settings, session_c
 # --- the status of a canceled run ------------------------------------------------------
 
 
-def status_request(instance_id: str):
+def status_request(instance_id: str, **kwargs):
     return request(
-        "GET", f"/api/workflowStatus/{instance_id}", route_params={"instanceId": instance_id}
+        "GET",
+        f"/api/workflowStatus/{instance_id}",
+        route_params={"instanceId": instance_id},
+        **kwargs,
     )
 
 
@@ -216,12 +222,12 @@ def status_request(instance_id: str):
         {"canceledBy": "key-abc", "reason": "wrong input"},  # a host that decoded it
     ],
 )
-async def test_a_canceled_run_shows_who_and_why(output):
+async def test_a_canceled_run_shows_who_and_why(settings, output):
     durable = durable_client()
     durable.get_status.return_value = instance_status(
         "Terminated", output=output, custom={"phase": "running"}
     )
-    body = body_of(await get_workflow_status(status_request("inst1"), durable))
+    body = body_of(await get_workflow_status(status_request(INST1), durable, settings=settings))
     assert body["runtimeStatus"] == "Terminated"
     assert body["phase"] == "canceled"
     assert body["cancellation"] == {"canceledBy": "key-abc", "reason": "wrong input"}
@@ -232,15 +238,77 @@ async def test_a_canceled_run_shows_who_and_why(output):
 
 
 async def test_a_cancel_reason_round_trips_through_the_status(settings, session_client):
+    instance_id = owned_id(key_owner("k1"))
     durable = durable_client()
-    durable.get_status.return_value = instance_status("Running", input=orchestration_input())
+    durable.get_status.return_value = instance_status(
+        "Running", instance_id=instance_id, input=orchestration_input()
+    )
     await cancel_workflow(
-        cancel("inst1", {"reason": "stop"}, headers={"X-Functions-Key": "k1"}),
+        cancel(instance_id, {"reason": "stop"}, headers={"X-Functions-Key": "k1"}),
         durable,
         settings=settings,
     )
     durable.get_status.return_value = instance_status(
-        "Terminated", output=durable.terminate.call_args.args[1]
+        "Terminated", instance_id=instance_id, output=durable.terminate.call_args.args[1]
     )
-    body = body_of(await get_workflow_status(status_request("inst1"), durable))
+    body = body_of(
+        await get_workflow_status(
+            status_request(instance_id, headers={"X-Functions-Key": "k1"}),
+            durable,
+            settings=settings,
+        )
+    )
     assert body["cancellation"] == {"canceledBy": key_owner("k1"), "reason": "stop"}
+
+
+# --- only the caller's own runs --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "theirs",
+    [
+        owned_id(key_owner("alice-key")),  # another caller's run
+        owned_id(key_owner("alice-key"), "idem-" + "a" * 40),  # another caller's idempotent run
+        uuid.uuid4().hex,  # an id without any owner tag (e.g. started outside this API)
+    ],
+)
+async def test_another_callers_run_is_404_like_an_unknown_one_and_nothing_happens(
+    settings, session_client, theirs
+):
+    durable = durable_client()
+    durable.get_status.return_value = instance_status(
+        "Running", instance_id=theirs, input=orchestration_input()
+    )
+    bob = {"x-functions-key": "bob-key"}
+    response = await cancel_workflow(
+        cancel(theirs, {"reason": "mine now"}, headers=bob), durable, settings=settings
+    )
+
+    assert response.status_code == 404
+    durable.get_status.assert_not_called()
+    durable.terminate.assert_not_called()
+    assert session_client.deleted == []
+    unknown = durable_client()  # the backend knows no such run
+    mine = owned_id(key_owner("bob-key"))
+    expected = await cancel_workflow(cancel(mine, headers=bob), unknown, settings=settings)
+    assert body_of(response) == {
+        **body_of(expected),
+        "detail": body_of(expected)["detail"].replace(mine, theirs),
+    }
+
+
+async def test_the_owner_header_decides_whose_runs_can_be_canceled(settings, session_client):
+    settings = settings.model_copy(update={"owner_header": "X-ARO-Owner"})
+    durable = durable_client()
+    theirs = owned_id("tenant-a")
+    durable.get_status.return_value = instance_status(
+        "Running", instance_id=theirs, input=orchestration_input()
+    )
+    # the same function key, but the gateway names another tenant: not theirs
+    response = await cancel_workflow(
+        cancel(theirs, headers={"X-ARO-Owner": "tenant-b", "x-functions-key": "k"}),
+        durable,
+        settings=settings,
+    )
+    assert response.status_code == 404
+    durable.terminate.assert_not_called()

@@ -182,3 +182,19 @@ def test_status_answers_validate_against_the_published_schema(case):
     schemas.WorkflowStatus.model_validate(document)
     item = {**list_item(document), "statusUri": "https://x/api/workflowStatus/inst1"}
     schemas.WorkflowListItem.model_validate(item)
+
+
+def test_run_routes_document_that_they_only_serve_the_callers_own_runs(document):
+    paths = document["paths"]
+    for path, method in [
+        ("/api/workflowStatus/{instanceId}", "get"),
+        ("/api/workflows/{instanceId}/cancel", "post"),
+    ]:
+        operation = paths[path][method]
+        assert "another caller" in operation["responses"]["404"]["description"]
+        assert "401" in operation["responses"]
+        (param,) = [p for p in operation["parameters"] if p["name"] == "instanceId"]
+        assert "owner tag" in param["description"]
+    listing = paths["/api/workflows"]["get"]
+    assert "own recent runs" in listing["summary"]
+    assert "401" in listing["responses"]

@@ -7,9 +7,10 @@ import uuid
 import pytest
 from api_support import GOOD_BODY, body_of, durable_client, instance_status, post_workflow
 
-from api.caller import key_owner
+from api.caller import belongs_to, key_owner, owner_tag
 from api.idempotency import idempotent_instance_id
 from api.starter import start_workflow
+from api.status import check_instance_id
 from orchestrator.models import OrchestrationInput
 
 
@@ -113,7 +114,8 @@ async def test_a_first_post_with_a_key_starts_the_derived_instance(settings):
     assert body_of(response)["id"] == expected
     assert durable.start_new.call_args.args == ("WorkflowOrchestrator", expected)
     assert started_input(durable).request_hash
-    assert expected.startswith("idem-") and len(expected) == 45
+    assert expected.startswith(owner_tag("anonymous") + "-idem-") and len(expected) == 59
+    assert belongs_to(expected, "anonymous")
 
 
 async def test_a_repeated_identical_post_replays_without_starting(settings):
@@ -216,3 +218,33 @@ async def test_malformed_keys_are_400(settings, key):
 def test_keys_are_scoped_by_owner():
     assert idempotent_instance_id("key-a", "k1") != idempotent_instance_id("key-b", "k1")
     assert idempotent_instance_id("key-a", "k1") == idempotent_instance_id("key-a", "k1")
+
+
+@pytest.mark.parametrize("owner", ["anonymous", key_owner("k"), "~" * 200])
+@pytest.mark.parametrize("key", ["k", "\x7e" * 200, "!#$%&'()*+,./:;<=>?@[]^`{|}"])
+def test_idempotent_ids_carry_the_owner_tag_and_stay_valid_instance_ids(owner, key):
+    instance_id = idempotent_instance_id(owner, key)
+    assert check_instance_id(instance_id) == instance_id  # <= 100 chars of [A-Za-z0-9_-]
+    assert instance_id.startswith(f"{owner_tag(owner)}-idem-")
+    assert belongs_to(instance_id, owner)
+    assert not belongs_to(instance_id, owner + "x")
+
+
+async def test_a_replay_by_another_caller_with_the_same_key_is_a_new_run(settings):
+    key = idem_key()
+    alice = durable_client()
+    first = await start_workflow(
+        post_workflow(headers={"Idempotency-Key": key, "x-functions-key": "a"}),
+        alice,
+        settings=settings,
+    )
+    bob = durable_client()
+    second = await start_workflow(
+        post_workflow(headers={"Idempotency-Key": key, "x-functions-key": "b"}),
+        bob,
+        settings=settings,
+    )
+    assert "Idempotent-Replayed" not in second.headers
+    assert body_of(first)["id"] != body_of(second)["id"]
+    assert belongs_to(body_of(second)["id"], key_owner("b"))
+    bob.start_new.assert_awaited_once()

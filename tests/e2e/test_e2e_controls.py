@@ -1,5 +1,5 @@
 """Production controls through the real local stack: cancel, idempotency, caller-scoped
-sessions, listing, health, OpenAPI and the client CLI."""
+sessions and runs, listing, health, OpenAPI and the client CLI."""
 
 from __future__ import annotations
 
@@ -131,6 +131,53 @@ def test_listing_pages_through_recent_runs(alice: StackClient) -> None:
     bad = alice.http.get("/api/workflows", params={"top": 0})
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["path"] == "top"
+
+
+def _listed(api: StackClient) -> list[str]:
+    """Every instance id the caller's listing shows, following the continuation tokens."""
+    seen: list[str] = []
+    token = None
+    for _ in range(100):
+        params: dict[str, str | int] = {"top": 5}
+        if token:
+            params["continuationToken"] = token
+        page = api.http.get("/api/workflows", params=params)
+        assert page.status_code == 200, page.text
+        seen += [item["instanceId"] for item in page.json()["items"]]
+        token = page.json()["continuationToken"]
+        if not token:
+            return seen
+    raise AssertionError("the listing never ended")
+
+
+def test_another_callers_runs_are_invisible_and_cannot_be_canceled(
+    alice: StackClient, bob: StackClient
+) -> None:
+    running = alice.start({"workflowCode": SLEEPER})
+    done = alice.start({"workflowCode": example("hello"), "input": {"name": "Alice"}})
+    alice.wait(done)
+    own = bob.start({"workflowCode": example("hello"), "input": {"name": "Bob"}})
+    bob.wait(own)
+
+    unknown = f"{own.split('-', 1)[0]}-{uuid.uuid4().hex}"  # Bob's tag, no such run
+    for instance in (running, done):
+        status = bob.http.get(f"/api/workflowStatus/{instance}")
+        cancel = bob.http.post(f"/api/workflows/{instance}/cancel", json={"reason": "bob"})
+        assert status.status_code == 404, status.text
+        assert cancel.status_code == 404, cancel.text
+        assert status.headers["content-type"].startswith("application/problem+json")
+        assert "Alice" not in status.text
+        nothing = bob.http.get(f"/api/workflowStatus/{unknown}").json()
+        assert status.json() == {**nothing, "detail": nothing["detail"].replace(unknown, instance)}
+
+    bobs, alices = _listed(bob), _listed(alice)
+    assert own in bobs
+    assert running not in bobs and done not in bobs
+    assert {running, done} <= set(alices) and own not in alices
+
+    assert alice.status(running)["runtimeStatus"] in ("Pending", "Running")
+    assert alice.http.post(f"/api/workflows/{running}/cancel").status_code == 202
+    assert alice.wait(running, timeout=20)["cancellation"]["canceledBy"].startswith("key-")
 
 
 def test_health_is_anonymous_and_the_deep_check_reaches_the_pool(two_callers: LocalStack) -> None:
