@@ -176,3 +176,31 @@ async def test_activity_wiring_round_trips_json_text(monkeypatch):
     assert json.loads(result)["stopped"] is True
     assert len(deleted) == 1
     assert deleted[0] not in result
+
+
+def test_the_deployed_app_needs_nothing_that_funcignore_leaves_out() -> None:
+    """Azure gets the repo minus .funcignore: the app (and its activities) must import there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    probe = (
+        "import os, sys, function_app, runner\n"
+        "root = os.getcwd()\n"
+        "files = [getattr(m, '__file__', None) or '' for m in list(sys.modules.values())]\n"
+        "tops = {os.path.relpath(f, root).split(os.sep)[0] for f in files\n"
+        "        if f.startswith(root + os.sep) and os.sep + '.venv' + os.sep not in f}\n"
+        "print('\\n'.join(sorted(tops)))\n"
+    )
+    used = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (root / ".funcignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+    assert "function_app.py" in used
+    assert sorted(set(used) & ignored) == []
