@@ -18,8 +18,11 @@ import hmac
 import re
 from collections.abc import Mapping
 
-from api.problems import TYPE_UNAUTHORIZED, ApiProblem
-from settings import ENV_PREFIX
+from api.problems import TYPE_MISCONFIGURED, TYPE_UNAUTHORIZED, ApiProblem
+from settings import ENV_PREFIX, SessionSettings, SettingsError, get_settings
+from telemetry import get_logger
+
+logger = get_logger("api")
 
 ANONYMOUS_OWNER = "anonymous"
 FUNCTION_KEY_HEADER = "x-functions-key"
@@ -74,6 +77,25 @@ def caller_owner(
     if key:
         return key_owner(key)
     return ANONYMOUS_OWNER
+
+
+def load_settings_or_problem(settings: SessionSettings | None) -> SessionSettings:
+    """``settings`` or the process settings; a 500 problem naming bad settings."""
+    if settings is not None:
+        return settings
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        logger.error("settings: %s", exc)
+        raise ApiProblem(500, "Service misconfigured", str(exc), type_=TYPE_MISCONFIGURED) from None
+
+
+def resolve_caller(
+    headers: Mapping[str, str], params: Mapping[str, str], settings: SessionSettings | None
+) -> tuple[SessionSettings, str]:
+    """What every handler needs first: the settings, and the owner the caller acts as."""
+    settings = load_settings_or_problem(settings)
+    return settings, caller_owner(headers, params, owner_header=settings.owner_header)
 
 
 def owner_tag(owner: str) -> str:

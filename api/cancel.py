@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from activities.clients import get_client
 from activities.identity import derive_identifier, identifier_key
-from api.caller import caller_owner
+from api.caller import resolve_caller
 from api.models import CancelRequest
 from api.problems import (
     TYPE_CONFLICT,
@@ -30,7 +30,7 @@ from api.problems import (
     json_response,
     problem_response,
 )
-from api.starter import RETRY_AFTER_SECONDS, load_settings_or_problem, origin_of, status_uri
+from api.starter import RETRY_AFTER_SECONDS, origin_of, status_uri
 from api.status import (
     TERMINAL,
     check_instance_id,
@@ -129,8 +129,7 @@ async def cancel_workflow(
     """Handle ``POST /api/workflows/{instanceId}/cancel``."""
     try:
         instance_id = check_instance_id(req.route_params.get("instanceId"))
-        settings = load_settings_or_problem(settings)
-        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        settings, owner = resolve_caller(req.headers, req.params, settings)
         reason = parse_cancel_body(
             req.get_body() or b"", content_type=req.headers.get("content-type"), settings=settings
         )

@@ -22,9 +22,9 @@ from typing import Any
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from api.caller import belongs_to, caller_owner, owner_tag
+from api.caller import belongs_to, owner_tag, resolve_caller
 from api.problems import ApiProblem, backend_problem, json_response, problem_response
-from api.starter import load_settings_or_problem, origin_of, status_uri
+from api.starter import origin_of, status_uri
 from api.status import list_item, parse_time, runtime_of, status_document
 from orchestrator.names import ORCHESTRATOR
 from settings import SessionSettings
@@ -191,8 +191,7 @@ async def list_workflows(
 ) -> func.HttpResponse:
     """Handle ``GET /api/workflows``: the caller's own runs only."""
     try:
-        settings = load_settings_or_problem(settings)
-        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        settings, owner = resolve_caller(req.headers, req.params, settings)
         parsed = parse_list_query(req.params, now=now or datetime.now(UTC), tag=owner_tag(owner))
         query = parsed["query"]
         created_from = window_start(query["from"])

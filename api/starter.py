@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import azure.functions as func
 
-from api.caller import ANONYMOUS_OWNER, caller_owner, owner_tag
+from api.caller import ANONYMOUS_OWNER, owner_tag, resolve_caller
 from api.idempotency import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
@@ -28,7 +28,6 @@ from api.idempotency import (
 from api.models import WorkflowRequest
 from api.problems import (
     TYPE_IDEMPOTENCY_MISMATCH,
-    TYPE_MISCONFIGURED,
     ApiProblem,
     backend_problem,
     json_response,
@@ -38,7 +37,7 @@ from api.status import read_status
 from api.validation import parse_workflow_request
 from orchestrator.models import OrchestrationInput, RunConfig, SessionRef
 from orchestrator.names import ORCHESTRATOR
-from settings import SessionSettings, SettingsError, get_settings
+from settings import SessionSettings
 from telemetry import bind, get_logger
 
 logger = get_logger("api")
@@ -46,17 +45,6 @@ logger = get_logger("api")
 #: Seconds a caller should wait before the first status query.
 RETRY_AFTER_SECONDS = 2
 STATUS_ROUTE = "/api/workflowStatus/"
-
-
-def load_settings_or_problem(settings: SessionSettings | None) -> SessionSettings:
-    """``settings`` or the process settings; a 500 problem naming bad settings."""
-    if settings is not None:
-        return settings
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        logger.error("settings: %s", exc)
-        raise ApiProblem(500, "Service misconfigured", str(exc), type_=TYPE_MISCONFIGURED) from None
 
 
 def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> RunConfig:
@@ -215,8 +203,7 @@ async def start_workflow(
     """Handle ``POST /api/workflows``."""
     replayed = False
     try:
-        settings = load_settings_or_problem(settings)
-        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        settings, owner = resolve_caller(req.headers, req.params, settings)
         key = check_idempotency_key(req.headers.get(IDEMPOTENCY_HEADER))
         request = parse_workflow_request(
             req.get_body() or b"",

@@ -14,7 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
-from api.caller import belongs_to, caller_owner
+from api.caller import belongs_to, resolve_caller
 from api.problems import (
     TYPE_INVALID_REQUEST,
     TYPE_NOT_FOUND,
@@ -236,13 +236,9 @@ async def get_workflow_status(
     req: func.HttpRequest, client: Any, *, settings: SessionSettings | None = None
 ) -> func.HttpResponse:
     """Handle ``GET /api/workflowStatus/{instanceId}``."""
-    # Imported here because api.starter imports this module.
-    from api.starter import load_settings_or_problem
-
     try:
         instance_id = check_instance_id(req.route_params.get("instanceId"))
-        settings = load_settings_or_problem(settings)
-        owner = caller_owner(req.headers, req.params, owner_header=settings.owner_header)
+        settings, owner = resolve_caller(req.headers, req.params, settings)
         check_owned(instance_id, owner)
         status = await read_status(client, instance_id)
         if status is None:

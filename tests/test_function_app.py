@@ -118,9 +118,9 @@ async def test_starter_wiring_reads_settings_in_the_handler(monkeypatch):
         calls.append(1)
         return settings_module.SessionSettings()
 
-    import api.starter
+    import api.caller
 
-    monkeypatch.setattr(api.starter, "get_settings", fake_settings)
+    monkeypatch.setattr(api.caller, "get_settings", fake_settings)
     monkeypatch.setattr(
         df.DurableOrchestrationClient, "start_new", AsyncMock(return_value="wired1")
     )
