@@ -1,26 +1,77 @@
 # One-command entry points. `make run` starts the whole local stack; `make test` runs every test.
+#
+# Three environments, each from its own requirements:
+#   .venv          python3 (3.11+): the app, the local stack, tests and lint (requirements-dev.txt)
+#   .venv-worker   Python 3.13 with Azure's Python worker, azure-functions-runtime (requirements-worker.txt):
+#                  loads the app as Azure does; tests/worker runs in it
+#   .venv-session  the session image's Python and packages (session_image/requirements.txt):
+#                  what workflow code sees in the local sandbox, as in the image on Azure
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+# Interpreters are looked up like python3 is: on PATH, then pyenv, uv, /usr/local, /usr.
+# Name one to skip the search: make test PYTHON313=/path/to/python3.13
+PYTHON313 ?=
+WORKER_VENV := .venv-worker
+WORKER_PY := $(WORKER_VENV)/bin/python
+WORKER_STAMP := $(WORKER_VENV)/.installed
+
+# The session image's Python minor version, read from its Dockerfile (FROM python:3.11-...).
+SESSION_PYTHON_VERSION := $(shell sed -n 's/^FROM python:\([0-9]*\.[0-9]*\).*/\1/p' session_image/Dockerfile)
+SESSION_PYTHON ?=
+SESSION_VENV := .venv-session
+SESSION_PY := $(SESSION_VENV)/bin/python
+SESSION_STAMP := $(SESSION_VENV)/.installed
+
+PIP_INSTALL := -m pip install -q --disable-pip-version-check
+
+.PHONY: install worker-venv session-venv run test test-worker lint format bench clean
 
 $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WORKER_STAMP): requirements.txt requirements-local.txt requirements-worker.txt
+	@py="$(PYTHON313)"; if [ -z "$$py" ]; then py=$$($(PYTHON) scripts/find_python.py 3.13) || { \
+	  echo "make: Python 3.13 is needed for Azure's Python worker (.venv-worker)." >&2; exit 1; }; fi; \
+	test -x $(WORKER_PY) || "$$py" -m venv $(WORKER_VENV)
+	$(WORKER_PY) $(PIP_INSTALL) -r requirements-worker.txt
+	touch $(WORKER_STAMP)
+
+# The image installs a spaCy model from a URL (not a package registry): left out locally,
+# so the guardrails PII check cannot load it here (see docs/session_image.md).
+$(SESSION_STAMP): session_image/requirements.txt session_image/Dockerfile
+	@py="$(SESSION_PYTHON)"; if [ -z "$$py" ]; then py=$$($(PYTHON) scripts/find_python.py $(SESSION_PYTHON_VERSION)) || { \
+	  echo "make: Python $(SESSION_PYTHON_VERSION) (the session image's) is needed for .venv-session." >&2; exit 1; }; fi; \
+	test -x $(SESSION_PY) || "$$py" -m venv $(SESSION_VENV)
+	grep -v ' @ ' session_image/requirements.txt > $(SESSION_VENV)/requirements.txt
+	$(SESSION_PY) $(PIP_INSTALL) -r $(SESSION_VENV)/requirements.txt
+	touch $(SESSION_STAMP)
+
+install: $(STAMP) $(SESSION_STAMP)
+
+worker-venv: $(WORKER_STAMP)
+
+session-venv: $(SESSION_STAMP)
 
 # The whole local stack: session emulator + Functions host on http://127.0.0.1:7071 (Ctrl-C stops both).
-run: $(STAMP)
+# With Python 3.13 the host first has Azure's own worker index the app; without, it applies the
+# worker's load rules itself.
+run: $(STAMP) $(SESSION_STAMP)
+	@$(MAKE) -s worker-venv || echo "make: no .venv-worker: the host checks the app with the worker's rules instead" >&2
 	$(PY) -m devstack
 
-test: $(STAMP)
+test: $(STAMP) $(SESSION_STAMP) $(WORKER_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
+	$(WORKER_PY) -m pytest -q tests/worker
+
+test-worker: $(WORKER_STAMP)
+	$(WORKER_PY) -m pytest -q tests/worker
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -30,7 +81,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP) $(SESSION_STAMP)
 	$(PY) bench/emulator_overhead.py
 	$(PY) bench/local_runtime_hops.py
 	$(PY) bench/e2e_latency.py

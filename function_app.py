@@ -1,6 +1,11 @@
 """The Function App: wiring only. Logic lives in ``api/``, ``orchestrator/``, ``activities/``.
 
 Importing this module reads no settings; handlers call ``get_settings()`` when they run.
+
+Annotations are part of the contract with Azure's Python worker, which checks them when it
+indexes the app: an HTTP function must be annotated ``-> func.HttpResponse`` (or ``str``);
+any other return annotation (``Any`` included) is a ``FunctionLoadError`` and the host then
+serves no function at all. ``tests/worker`` loads this module with that worker.
 """
 
 from __future__ import annotations
@@ -24,28 +29,36 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 @app.route(route="workflows", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def StartWorkflow(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+async def StartWorkflow(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     """POST /api/workflows: validate and start a workflow run."""
     return await start_workflow(req, client)
 
 
 @app.route(route="workflows", methods=["GET"])
 @app.durable_client_input(client_name="client")
-async def ListWorkflows(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+async def ListWorkflows(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     """GET /api/workflows: recent runs, newest first, in pages."""
     return await list_workflows(req, client)
 
 
 @app.route(route="workflowStatus/{instanceId}", methods=["GET"])
 @app.durable_client_input(client_name="client")
-async def GetWorkflowStatus(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+async def GetWorkflowStatus(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     """GET /api/workflowStatus/{instanceId}: phase, output or structured error."""
     return await get_workflow_status(req, client)
 
 
 @app.route(route="workflows/{instanceId}/cancel", methods=["POST"])
 @app.durable_client_input(client_name="client")
-async def CancelWorkflow(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
+async def CancelWorkflow(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     """POST /api/workflows/{instanceId}/cancel: terminate the run and delete its session."""
     return await cancel_workflow(req, client)
 

@@ -23,6 +23,10 @@ from devstack.local_settings import FUNCTION_KEYS, ensure_local_settings
 from local_runtime.config import parse_function_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Python 3.13 with Azure's worker (``make worker-venv``): the host runs there when it exists.
+WORKER_PYTHON = REPO_ROOT / ".venv-worker" / "bin" / "python"
+#: The session image's Python and packages (``make session-venv``): workflow code runs there.
+SESSION_PYTHON = REPO_ROOT / ".venv-session" / "bin" / "python"
 POOL_PREFIX = "/subscriptions/local/resourceGroups/local/sessionPools/local"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -49,7 +53,14 @@ class StackConfig:
     host: str = "127.0.0.1"
     runtime_port: int = 7071
     emulator_port: int = 8081
+    #: The emulator's interpreter (and the host's, when ``host_python`` is empty).
     python: str = sys.executable
+    #: The Functions host's interpreter. ``None``: .venv-worker's Python when it exists (then
+    #: Azure's worker loads the app and serves every invocation), else ``python``.
+    host_python: str | None = None
+    #: The interpreter workflow code runs with in the sandbox. ``None``: .venv-session's
+    #: (the session image's packages); without it the stack refuses to start.
+    sandbox_python: str | None = None
     #: Sandbox egress; ``None`` leaves it to ``SESSION_EGRESS`` (default ``none``).
     allow_network: bool | None = None
     #: Extra environment for the Functions host (e.g. settings overrides in tests).
@@ -58,6 +69,25 @@ class StackConfig:
     emulator_args: tuple[str, ...] = ()
     #: ``True`` writes each child's output to ``state_dir/<name>.log`` instead of the terminal.
     log_to_files: bool = False
+
+    @property
+    def runtime_python(self) -> str:
+        """The host's interpreter (see ``host_python``)."""
+        if self.host_python:
+            return self.host_python
+        return str(WORKER_PYTHON) if WORKER_PYTHON.exists() else self.python
+
+    @property
+    def workflow_python(self) -> str:
+        """The sandbox's interpreter (see ``sandbox_python``)."""
+        if self.sandbox_python:
+            return self.sandbox_python
+        if not SESSION_PYTHON.exists():
+            raise StackError(
+                f"{SESSION_PYTHON} does not exist: run `make session-venv` (workflow code runs "
+                "with the session image's packages, as on Azure)"
+            )
+        return str(SESSION_PYTHON)
 
     @property
     def base_url(self) -> str:
@@ -190,7 +220,7 @@ class LocalStack:
         """Start (or restart) the Functions host on the same durable store."""
         cfg = self.config
         argv = [
-            cfg.python, "-m", "local_runtime",
+            cfg.runtime_python, "-m", "local_runtime",
             "--app", "function_app:app",
             "--host", cfg.host,
             "--port", str(cfg.runtime_port),
@@ -238,6 +268,7 @@ class LocalStack:
             "--port", str(cfg.emulator_port),
             "--data-dir", str(cfg.state_dir / "sessions"),
             "--pool-prefix", POOL_PREFIX,
+            "--python", cfg.workflow_python,
         ]  # fmt: skip
         if cfg.allow_network is True:
             argv.append("--allow-network")

@@ -3,6 +3,12 @@
 Order matters: local.settings.json `Values` go into the environment before the app is
 imported, as Core Tools does. The key settings (`LocalRuntime__FunctionKeys`,
 `LocalRuntime__MasterKey`, `LocalRuntime__AllowAnonymous`) are read from there too.
+
+Before serving, the app must pass the verdict of Azure's Python worker (`loader.load_app`):
+on Python 3.13 with `azure-functions-runtime` the worker itself serves every invocation;
+elsewhere it indexes the app from `.venv-worker` (or `--worker-python`) when that exists,
+else its load rules are applied. A function Azure would refuse stops the host here, with the
+function named.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from local_runtime.config import (
 )
 from local_runtime.errors import LocalRuntimeError
 from local_runtime.http_host import build_asgi_app
-from local_runtime.loader import import_app
+from local_runtime.loader import LoadedApp, load_app
 from local_runtime.runtime import LocalRuntime
 from local_runtime.settings_file import apply_local_settings
 
@@ -42,6 +48,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settings", default="local.settings.json")
     parser.add_argument("--host-json", default="host.json")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--worker-python",
+        default=None,
+        help="Python 3.13 with azure-functions-runtime that indexes the app first "
+        "(default: this Python if it can, else .venv-worker's, else the worker's rules)",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="check the app with the worker's load rules in-process, not the worker itself",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         applied = apply_local_settings(args.settings)
         log.info("applied %d setting(s) from %s", len(applied), args.settings)
         options = read_host_json(args.host_json)
-        app = import_app(args.app, app_dir=args.app_dir)
+        loaded = load_app(
+            args.app,
+            app_dir=args.app_dir,
+            use_worker=not args.no_worker,
+            worker_python=args.worker_python,
+        )
+        log.info("%d function(s), loaded by %s", _count(loaded), loaded.judge)
         config = RuntimeConfig(
             host=args.host,
             port=args.port,
@@ -65,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             options=options,
             auth=read_auth_config(),
         )
-        runtime = LocalRuntime(app=app, config=config)
+        runtime = LocalRuntime(config=config, invoker=loaded.invoker)
     except LocalRuntimeError as exc:
         print(f"local_runtime: {exc}", file=sys.stderr)
         return 2
@@ -77,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _count(loaded: LoadedApp) -> int:
+    index = loaded.invoker.index
+    return len(index.http) + len(index.activities) + len(index.orchestrators) + len(index.other)
 
 
 if __name__ == "__main__":

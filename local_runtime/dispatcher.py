@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from local_runtime.engine import run_episode
 from local_runtime.events import EventType, utc_now
-from local_runtime.loader import OrchestratorFunction
+from local_runtime.invocation import OrchestratorFunction
 from local_runtime.store import DurableStore, WorkItem
 
 log = logging.getLogger("local_runtime.dispatcher")

@@ -12,7 +12,8 @@ Two mounts serve the same endpoints:
   caller did not send is never added).
 * `RPC_PATH/<token>`, the client binding's `rpcBaseUrl`: `DurableOrchestrationClient` calls
   it from inside functions and cannot send headers, so the path holds a random token made
-  per process (`new_rpc_token`), known only to the binding and never returned to callers.
+  per served app (`LocalRuntime.rpc_token`), known only to the binding and never returned
+  to callers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import asyncio
 import base64
 import hmac
 import json
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -48,11 +48,6 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 # --- URLs and binding data -----------------------------------------------------------------
-
-
-def new_rpc_token() -> str:
-    """A fresh secret for the internal RPC path (one per served app)."""
-    return secrets.token_urlsafe(32)
 
 
 def rpc_base_url(base_url: str, token: str) -> str:

@@ -26,7 +26,7 @@ from local_runtime.events import (
     format_time,
     parse_time,
 )
-from local_runtime.loader import OrchestratorFunction
+from local_runtime.invocation import InvocationError, OrchestratorFunction
 from local_runtime.store import (
     EpisodeCommit,
     Instance,
@@ -593,20 +593,25 @@ def _json_or_none(value: Any) -> str | None:
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str, Any]:
-    """(message, details, custom status or _MISSING) from the library's exception."""
-    text = str(exc)
+    """(message, details, custom status or _MISSING) from the worker's failure.
+
+    As the Durable extension does, the state after `$OutOfProcData$:` (the library's error
+    and custom status) wins over the exception text.
+    """
+    if isinstance(exc, InvocationError):
+        text, details = exc.message, exc.stack_trace.strip()
+    else:
+        cause = exc.__cause__ or exc
+        text, details = str(exc), "".join(traceback.format_exception(cause)).strip()
     custom: Any = _MISSING
     message = text
     if OUT_OF_PROC_MARKER in text:
         message, _, data = text.partition(OUT_OF_PROC_MARKER)
+        message = message.strip()
         try:
             state = json.loads(data)
             message = state.get("error") or message
             custom = state.get("customStatus")
         except json.JSONDecodeError:
             pass
-    cause = exc.__cause__ or exc
-    if not message:
-        message = type(cause).__name__
-    details = "".join(traceback.format_exception(cause)).strip()
-    return message, details, custom
+    return message or type(exc).__name__, details, custom

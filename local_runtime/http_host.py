@@ -1,49 +1,39 @@
 """The ASGI app: every HTTP function at /<routePrefix>/<route>, plus the Durable API.
 
 Each request is first checked against the function's auth level (`auth.authorize`; 401
-without calling the function), then becomes `azure.functions.HttpRequest`; the user
-function is called with keyword arguments only (the trigger parameter, the durable
-client JSON, `context` if declared), and its `HttpResponse` (or str/bytes/dict) becomes
-the ASGI response.
+without calling the function), then passed to the function as the host passes it to the
+worker (`HttpRequestData`: lower-case headers and query values joined with ',', empty query
+values left out, the route values, the raw body), with the durable client's JSON for a
+`durableClient` binding. The worker's answer (an `HttpResponse` or `str` converted by the
+SDK) becomes the ASGI response; a failed invocation is a 500 with an empty body, as on Azure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
-from typing import Any
 
-import azure.functions as func
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from local_runtime import auth, durable_api
-from local_runtime.loader import HttpFunction
+from local_runtime.invocation import (
+    HttpFunction,
+    HttpRequestData,
+    HttpResponseData,
+    InvocationError,
+)
 from local_runtime.runtime import LocalRuntime
 
 log = logging.getLogger("local_runtime.http")
 
 _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?(\?)?\}")
-
-
-@dataclass(frozen=True)
-class InvocationContext:
-    """The subset of `azure.functions.Context` a function may read."""
-
-    invocation_id: str
-    function_name: str
-    function_directory: str = ""
-    trace_context: Any = None
-    retry_context: Any = None
 
 
 def route_paths(route: str, *, prefix: str) -> list[str]:
@@ -69,7 +59,7 @@ def route_paths(route: str, *, prefix: str) -> list[str]:
 def build_asgi_app(runtime: LocalRuntime) -> Starlette:
     """The Starlette app serving the runtime's function app."""
     options = runtime.config.options
-    rpc_token = durable_api.new_rpc_token()
+    rpc_token = runtime.rpc_token
     function_routes: list[tuple[int, BaseRoute]] = []
     for fn in runtime.index.http:
         for path in route_paths(fn.route, prefix=options.route_prefix):
@@ -111,7 +101,6 @@ def build_asgi_app(runtime: LocalRuntime) -> Starlette:
 
 def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
     hub = fn.task_hub or runtime.config.options.hub_name
-    is_async = inspect.iscoroutinefunction(fn.func)
     config = runtime.config
 
     # the client talks to this server's own address; create_check_status_response then
@@ -130,32 +119,26 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
         )
         if decision.denial is not None:
             return auth.unauthorized_response(decision.denial)
-        req = func.HttpRequest(
+        data = HttpRequestData(
             method=request.method,
             url=str(request.url),
             headers=_joined(request.headers.items()),
-            params=_joined(request.query_params.multi_items()),
-            route_params={k: str(v) for k, v in request.path_params.items()},
+            # the host leaves out query parameters whose (joined) value is empty
+            query={k: v for k, v in _joined(request.query_params.multi_items()).items() if v},
+            params={k: str(v) for k, v in request.path_params.items()},
             body=await request.body(),
         )
-        kwargs: dict[str, Any] = {fn.request_param: req}
+        values: dict[str, str] = {}
         if fn.durable_client_param:
             # a caller who authenticated with ?code= gets management URLs with that code
             code = decision.query_key
-            kwargs[fn.durable_client_param] = binding(code) if code else keyless_binding
-        if fn.accepts_context:
-            kwargs["context"] = InvocationContext(uuid.uuid4().hex, fn.name)
+            values[fn.durable_client_param] = binding(code) if code else keyless_binding
         try:
-            if is_async:
-                result = await fn.func(**kwargs)
-            else:
-                result = await asyncio.to_thread(fn.func, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-            return to_response(result)
-        except Exception:
-            log.exception("function %s failed", fn.name)
+            answer = await fn.call(data, values, str(uuid.uuid4()))
+        except InvocationError as exc:
+            log.error("function %s failed: %s\n%s", fn.name, exc.message, exc.stack_trace)
             return Response(status_code=500)
+        return to_response(answer)
 
     return endpoint
 
@@ -168,25 +151,13 @@ def _joined(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
-def to_response(result: Any) -> Response:
-    """An HTTP function's return value as a Starlette response."""
-    if isinstance(result, func.HttpResponse):
-        headers = {k: v for k, v in result.headers.items()}
-        if not any(k.lower() == "content-type" for k in headers):
-            content_type = result.mimetype or "text/plain"
-            if result.charset and (
-                content_type.startswith("text/") or content_type == "application/json"
-            ):
-                content_type += f"; charset={result.charset}"
-            headers["Content-Type"] = content_type
-        return Response(result.get_body(), status_code=result.status_code, headers=headers)
-    if result is None:
-        return Response(status_code=204)
-    if isinstance(result, bytes):
-        return Response(result, media_type="application/octet-stream")
-    if isinstance(result, str):
-        return Response(result, media_type="text/plain")
-    return Response(json.dumps(result), media_type="application/json")
+def to_response(answer: HttpResponseData) -> Response:
+    """The function's answer as an ASGI response (headers as the worker gave them)."""
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = [
+        (k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in answer.headers
+    ] + [(b"content-length", str(len(answer.body)).encode())]
+    return response
 
 
 def _reset_durable_http_session() -> None:

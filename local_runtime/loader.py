@@ -1,69 +1,45 @@
 """Import a Functions app and index its functions by trigger type.
 
 `app.get_functions()` may be called only once per app object (a second call raises
-"does not have a unique function name"), so the index is cached per app object.
+"does not have a unique function name"), so the index is cached per app object. Indexing
+applies Azure's Python worker's load rules (`load_checks.check_functions`) unless the app
+was already judged by the worker itself: a function the worker would refuse is refused here.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_runtime import python_worker
 from local_runtime.errors import AppLoadError
+from local_runtime.in_process import InProcessInvoker
+from local_runtime.invocation import (
+    ActivityFunction,
+    AppIndex,
+    Callers,
+    HttpFunction,
+    OrchestratorFunction,
+)
+from local_runtime.load_checks import app_script_file, find_worker_python, worker_verdict
 
-DEFAULT_HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+__all__ = [
+    "ActivityFunction",
+    "AppIndex",
+    "HttpFunction",
+    "LoadedApp",
+    "OrchestratorFunction",
+    "import_app",
+    "in_process_invoker",
+    "index_app",
+    "load_app",
+]
 
-
-@dataclass(frozen=True)
-class HttpFunction:
-    """An HTTP-triggered function and what the host needs to call it."""
-
-    name: str
-    route: str
-    methods: tuple[str, ...]
-    auth_level: str
-    request_param: str
-    durable_client_param: str | None
-    task_hub: str | None
-    accepts_context: bool
-    func: Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class ActivityFunction:
-    """An activity: call `func(**{param: value})`, await if it returns a coroutine."""
-
-    name: str
-    param: str
-    func: Callable[..., Any]
-    is_async: bool
-
-
-@dataclass(frozen=True)
-class OrchestratorFunction:
-    """An orchestrator: `handle(context_json) -> state_json` from the library."""
-
-    name: str
-    handle: Callable[[str], str]
-
-
-@dataclass
-class AppIndex:
-    """The app's functions grouped by trigger type."""
-
-    http: list[HttpFunction] = field(default_factory=list)
-    activities: dict[str, ActivityFunction] = field(default_factory=dict)
-    orchestrators: dict[str, OrchestratorFunction] = field(default_factory=dict)
-    other: dict[str, str] = field(default_factory=dict)
-
-
-_INDEXES: weakref.WeakKeyDictionary[Any, AppIndex] = weakref.WeakKeyDictionary()
+_INVOKERS: weakref.WeakKeyDictionary[Any, InProcessInvoker] = weakref.WeakKeyDictionary()
 
 
 def import_app(spec: str, *, app_dir: str | Path | None = None) -> Any:
@@ -84,55 +60,58 @@ def import_app(spec: str, *, app_dir: str | Path | None = None) -> Any:
         raise AppLoadError(f"module {module_name!r} has no attribute {attr!r}") from exc
 
 
-def index_app(app: Any) -> AppIndex:
-    """Index the app's functions; `get_functions()` runs once per app object."""
-    cached = _INDEXES.get(app)
-    if cached is not None:
-        return cached
-    default_auth = _level_name(getattr(app, "_auth_level", None)) or "FUNCTION"
-    index = AppIndex()
-    for function in app.get_functions():
-        name = function.get_function_name()
-        trigger = function.get_trigger()
-        user_function = function.get_user_function()
-        if trigger.type == "httpTrigger":
-            index.http.append(_http_function(function, name, trigger, default_auth))
-        elif trigger.type == "activityTrigger":
-            index.activities[name] = ActivityFunction(
-                name=name,
-                param=trigger.name,
-                func=user_function,
-                is_async=inspect.iscoroutinefunction(user_function),
-            )
-        elif trigger.type == "orchestrationTrigger":
-            index.orchestrators[name] = OrchestratorFunction(name=name, handle=user_function)
-        else:
-            index.other[name] = trigger.type
-    _INDEXES[app] = index
-    return index
+@dataclass(frozen=True)
+class LoadedApp:
+    """The functions the host serves, who calls them, and who judged the app."""
+
+    invoker: Callers
+    judge: str
 
 
-def _http_function(function: Any, name: str, trigger: Any, default_auth: str) -> HttpFunction:
-    client = next((b for b in function.get_bindings() if b.type == "durableClient"), None)
-    methods = tuple(_level_name(m) for m in (trigger.methods or ())) or DEFAULT_HTTP_METHODS
-    user_function = function.get_user_function()
-    target = getattr(user_function, "client_function", user_function)
-    accepts_context = "context" in inspect.signature(target).parameters
-    return HttpFunction(
-        name=name,
-        route=trigger.route if trigger.route is not None else name,
-        methods=tuple(m.upper() for m in methods),
-        auth_level=_level_name(trigger.auth_level) or default_auth,
-        request_param=trigger.name,
-        durable_client_param=client.name if client is not None else None,
-        task_hub=getattr(client, "task_hub", None) if client is not None else None,
-        accepts_context=accepts_context,
-        func=user_function,
-    )
+def load_app(
+    spec: str,
+    *,
+    app_dir: str | Path = ".",
+    use_worker: bool = True,
+    worker_python: str | None = None,
+) -> LoadedApp:
+    """Load the app the way closest to Azure that this machine allows.
+
+    1. This Python runs Azure's worker (3.13 with ``azure-functions-runtime``): the worker
+       indexes the app and every invocation goes through it (:class:`WorkerInvoker`).
+    2. Another Python, but a worker environment exists (``.venv-worker`` or
+       ``worker_python``): the worker indexes the app in a subprocess first; functions are
+       then called in this process.
+    3. Neither (or ``use_worker=False``): the worker's load rules, applied in this process.
+
+    Raises :class:`AppLoadError` with the worker's message when the app would not load.
+    """
+    script_file = app_script_file(spec)
+    if use_worker and worker_python is None and python_worker.can_run_here():
+        from local_runtime.worker_invoker import WorkerInvoker
+
+        invoker = WorkerInvoker(app_dir, script_file=script_file)
+        return LoadedApp(invoker, f"Azure's Python worker {python_worker.worker_version()}")
+    found = find_worker_python(worker_python) if use_worker else None
+    if found is not None:
+        verdict = worker_verdict(worker_python=found, app_dir=app_dir, script_file=script_file)
+        app = import_app(spec, app_dir=app_dir)
+        return LoadedApp(in_process_invoker(app, load_rules=False), verdict.judge)
+    app = import_app(spec, app_dir=app_dir)
+    return LoadedApp(in_process_invoker(app), "the worker's load rules (no Python 3.13 worker)")
 
 
-def _level_name(value: Any) -> str:
-    """An enum member's value or a plain string, upper-cased ('' for None)."""
-    if value is None:
-        return ""
-    return str(getattr(value, "value", value)).upper()
+def in_process_invoker(app: Any, *, load_rules: bool = True) -> InProcessInvoker:
+    """The app's functions, called in this process; `get_functions()` runs once per app.
+
+    `load_rules=False` skips the worker's load rules (when the worker itself judged the app).
+    """
+    cached = _INVOKERS.get(app)
+    if cached is None:
+        cached = _INVOKERS[app] = InProcessInvoker(app, load_rules=load_rules)
+    return cached
+
+
+def index_app(app: Any, *, load_rules: bool = True) -> AppIndex:
+    """The index of `in_process_invoker(app)`."""
+    return in_process_invoker(app, load_rules=load_rules).index

@@ -10,6 +10,7 @@ import asyncio
 import enum
 import json
 import logging
+import secrets
 import uuid
 from typing import Any
 
@@ -17,7 +18,8 @@ from local_runtime.config import RuntimeConfig
 from local_runtime.dispatcher import OrchestrationDispatcher
 from local_runtime.errors import LocalRuntimeError
 from local_runtime.events import EventType, event, format_time, utc_now
-from local_runtime.loader import AppIndex, index_app
+from local_runtime.invocation import AppIndex, Callers
+from local_runtime.loader import in_process_invoker
 from local_runtime.store import DurableStore, Instance, NewInstance, NewMessage, SqliteStore
 from local_runtime.worker import ActivityWorker, TimerScheduler
 
@@ -40,10 +42,20 @@ class LocalRuntime:
     """One app, one store, one engine; start/stop on the serving event loop."""
 
     def __init__(
-        self, *, app: Any, config: RuntimeConfig, store: DurableStore | None = None
+        self,
+        *,
+        app: Any = None,
+        config: RuntimeConfig,
+        store: DurableStore | None = None,
+        load_rules: bool = True,
+        invoker: Callers | None = None,
     ) -> None:
+        """Serve `app` called in this process, or the functions of `invoker` (the worker)."""
         self.config = config
-        self.index: AppIndex = index_app(app)
+        #: the secret in the durable client's RPC path (known to bindings, never to callers)
+        self.rpc_token = secrets.token_urlsafe(32)
+        self.invoker = invoker or in_process_invoker(app, load_rules=load_rules)
+        self.index: AppIndex = self.invoker.index
         self.store: DurableStore = store or SqliteStore(config.db_path)
         options = config.options
         self.timers = TimerScheduler(store=self.store, on_due=self._notify)
@@ -84,6 +96,7 @@ class LocalRuntime:
         await asyncio.to_thread(self.dispatcher.close)
         await self.worker.stop()
         self.store.close()
+        await asyncio.to_thread(self.invoker.close)
 
     def _notify(self, instance_id: str) -> None:
         self.dispatcher.notify(instance_id)

@@ -15,6 +15,7 @@ from typing import Any
 from local_runtime.auth import AuthConfig
 from local_runtime.config import HostOptions, RuntimeConfig, read_auth_config, read_host_json
 from local_runtime.http_host import build_asgi_app
+from local_runtime.invocation import Callers
 from local_runtime.loader import import_app
 from local_runtime.runtime import LocalRuntime
 from local_runtime.settings_file import apply_local_settings
@@ -38,7 +39,7 @@ class RunningRuntime:
 @contextlib.contextmanager
 def run_local_runtime(
     *,
-    app: Any,
+    app: Any = None,
     db_path: str | Path,
     app_dir: str | Path | None = None,
     host: str = "127.0.0.1",
@@ -47,17 +48,19 @@ def run_local_runtime(
     settings_file: str | Path | None = None,
     options: HostOptions | None = None,
     auth: AuthConfig | None = None,
+    invoker: Callers | None = None,
 ) -> Iterator[RunningRuntime]:
     """Serve `app` (an object or `module:attr`) in a background thread until the block ends.
 
     `port=0` picks a free port. `settings_file` is applied to os.environ (without
     overriding) before the app is imported; `options` overrides `host_json`. `auth=None`
     reads the key settings from the environment, as the CLI does (no keys and no
-    `LocalRuntime__AllowAnonymous=true` → only anonymous functions answer).
+    `LocalRuntime__AllowAnonymous=true` → only anonymous functions answer). `invoker`
+    serves the functions instead of `app` (e.g. a `WorkerInvoker`: Azure's worker).
     """
     if settings_file is not None:
         apply_local_settings(settings_file)
-    if isinstance(app, str):
+    if isinstance(app, str) and invoker is None:
         app = import_app(app, app_dir=app_dir)
     sock = bind(host, port)  # bound first: the runtime's config needs the port
     port = sock.getsockname()[1]
@@ -68,6 +71,6 @@ def run_local_runtime(
         options=options or read_host_json(host_json),
         auth=auth if auth is not None else read_auth_config(),
     )
-    runtime = LocalRuntime(app=app, config=config)
+    runtime = LocalRuntime(app=app, config=config, invoker=invoker)
     with serve_in_thread(build_asgi_app(runtime), sock=sock, name="local-runtime"):
         yield RunningRuntime(base_url=config.base_url, runtime=runtime)

@@ -1,8 +1,9 @@
 """Activity executor and durable timer scheduler, both on the server's event loop.
 
-Activities run concurrently up to host.json `maxConcurrentActivityFunctions`: async ones
-are awaited on the loop, sync ones run in a thread. A result is recorded with the work
-item's deletion in one transaction, so a re-run after a crash is recorded at most once.
+Activities run concurrently up to host.json `maxConcurrentActivityFunctions`, each called
+through the invoker (the worker's side of the call: `invocation`). A result is recorded with
+the work item's deletion in one transaction, so a re-run after a crash is recorded at most
+once.
 The timer scheduler sleeps until the next message becomes visible (a durable timer) and
 is woken when an episode adds one: no polling.
 """
@@ -11,20 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import logging
 import time
-import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
-
 from local_runtime.events import EventType, event, format_time, utc_now
-from local_runtime.loader import ActivityFunction
+from local_runtime.invocation import ActivityFunction, InvocationError
 from local_runtime.store import DurableStore, WorkItem
 
 log = logging.getLogger("local_runtime.worker")
@@ -47,7 +41,6 @@ class ActivityWorker:
         self._on_recorded = on_recorded
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._threads: ThreadPoolExecutor | None = None
         self._inflight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -56,7 +49,6 @@ class ActivityWorker:
         """Bind to the running loop."""
         self._loop = loop
         self._semaphore = asyncio.Semaphore(self._max)
-        self._threads = ThreadPoolExecutor(self._max, thread_name_prefix="activity")
 
     def submit(self, items: list[WorkItem]) -> None:
         """Queue work items; thread-safe, duplicates of running items are ignored."""
@@ -71,8 +63,6 @@ class ActivityWorker:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._threads is not None:
-            self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _spawn(self, item: WorkItem) -> None:
         if self._stopped or item.id in self._inflight:
@@ -118,24 +108,11 @@ class ActivityWorker:
                 None,
             )
         try:
-            value = ActivityTriggerConverter.decode(
-                meta.Datum(item.input if item.input is not None else "null", "json"),
-                trigger_metadata=None,
-            )
-            call = functools.partial(activity.func, **{activity.param: value})
-            if activity.is_async:
-                result = await call()
-            else:
-                assert self._loop is not None
-                result = await self._loop.run_in_executor(self._threads, call)
-                if inspect.isawaitable(result):
-                    result = await result
-            encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
-        except Exception as exc:
-            reason = f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}"
-            details = "".join(traceback.format_exception(exc)).strip()
+            encoded = await activity.call(item.input)
+        except InvocationError as exc:
+            reason = f"Activity function '{item.name}' failed: {exc.message}"
             log.info("instance %s: task #%d failed: %s", item.instance_id, item.task_id, reason)
-            return _failed(item, reason, details)
+            return _failed(item, reason, exc.stack_trace.strip() or None)
         return event(
             EventType.TASK_COMPLETED,
             format_time(utc_now()),

@@ -24,6 +24,17 @@ def test_hello_completes_with_its_greeting(api: StackClient) -> None:
     assert status["timings"]["totalMs"] >= status["timings"]["runMs"] > 0
 
 
+def test_every_invocation_goes_through_azures_worker(api: StackClient) -> None:
+    """The host runs on .venv-worker: Azure's worker indexed the app and runs each call."""
+    api.run({"workflowCode": example("hello")})
+    log = api.stack.log_tail("runtime", chars=1_000_000)
+    assert "13 function(s), loaded by Azure's Python worker 1.3.0" in log, (
+        "the host did not run on Azure's worker: build .venv-worker (make worker-venv)"
+    )
+    for name in ("StartWorkflow", "GetWorkflowStatus", "WorkflowOrchestrator", "StartExecution"):
+        assert f"Function name: {name}, Function Type:" in log  # the worker's own log line
+
+
 def test_submit_answers_202_with_location_and_status_urls(api: StackClient) -> None:
     response = api.submit({"workflowCode": example("hello")})
 

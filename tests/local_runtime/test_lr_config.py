@@ -70,7 +70,10 @@ def test_index_is_cached_per_app() -> None:
     first = index_app(app)
     assert index_app(app) is first
     assert {"o_hello", "o_retry"} <= set(first.orchestrators)
-    assert first.activities["ahello"].is_async and not first.activities["hello"].is_async
+    assert (first.activities["ahello"].param, first.activities["hello"].param) == (
+        "payload",
+        "name",
+    )
     start = next(f for f in first.http if f.name == "http_start")
     assert (start.route, start.methods, start.durable_client_param) == (
         "orchestrators/{functionName}",

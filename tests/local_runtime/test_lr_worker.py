@@ -56,15 +56,16 @@ class RecordingStore:
 async def test_items_submitted_during_stop_are_neither_run_nor_recorded() -> None:
     calls: list[object] = []
 
-    async def run_async(x: object) -> None:
+    async def call(x: str | None) -> str:
         calls.append(x)
+        return "null"
 
     store = RecordingStore()
     worker = ActivityWorker(
         store=store,  # type: ignore[arg-type]
         activities={
-            "sync": ActivityFunction(name="sync", param="x", func=calls.append, is_async=False),
-            "async": ActivityFunction(name="async", param="x", func=run_async, is_async=True),
+            "sync": ActivityFunction(name="sync", param="x", call=call),
+            "async": ActivityFunction(name="async", param="x", call=call),
         },
         max_concurrency=2,
         on_recorded=lambda _: None,

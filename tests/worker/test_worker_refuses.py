@@ -1,0 +1,62 @@
+"""Apps Azure's worker refuses: the worker names the function, and the local rules agree.
+
+Each broken app is indexed by the worker in a fresh process (one app per worker process, as
+on Azure), and checked by ``load_checks.check_functions`` (the local host's copy of the
+worker's rules, used on Pythons that cannot run the worker) in this one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from local_runtime.errors import AppLoadError
+from local_runtime.load_checks import check_functions, worker_verdict
+from tests.support.broken_apps import BROKEN_APPS, BrokenApp, write_broken_app
+
+
+def _expected(app: BrokenApp) -> str:
+    return f"FunctionLoadError: cannot load the {app.function} function: {app.message}"
+
+
+def _load_module(directory: Path):
+    name = f"broken_app_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, directory / "function_app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(directory))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(directory))
+    return module
+
+
+@pytest.mark.parametrize("app", BROKEN_APPS, ids=lambda a: a.name)
+def test_worker_refuses_and_names_the_function(app: BrokenApp, tmp_path: Path) -> None:
+    directory = write_broken_app(app, tmp_path / app.name)
+    with pytest.raises(AppLoadError) as refused:
+        worker_verdict(worker_python=sys.executable, app_dir=directory)
+    assert str(refused.value).endswith(_expected(app))
+    assert "the host would serve no function at all" in str(refused.value)
+
+
+@pytest.mark.parametrize("app", BROKEN_APPS, ids=lambda a: a.name)
+def test_local_rules_give_the_workers_verdict(app: BrokenApp, tmp_path: Path) -> None:
+    directory = write_broken_app(app, tmp_path / app.name)
+    module = _load_module(directory)
+    with pytest.raises(AppLoadError) as refused:
+        check_functions(module.app.get_functions())
+    assert str(refused.value).endswith(_expected(app))
+
+
+def test_the_real_app_passes_both(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    verdict = worker_verdict(worker_python=sys.executable, app_dir=repo)
+    assert len(verdict.functions) == 13
+    assert verdict.judge.startswith("azure-functions-runtime 1.3.0 on Python 3.13")
+    module = _load_module(repo)
+    assert len(check_functions(module.app.get_functions()).functions) == 13
