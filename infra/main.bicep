@@ -38,12 +38,13 @@ param principalType string = 'User'
 @description('HMAC key for session identifiers (AzureSession__SessionIdentifierKey). Keep it stable: changing it moves in-flight runs to new sessions.')
 param sessionIdentifierKey string
 
+@description('Python of the Function App. 3.13 (default): the app pins its worker (azure-functions-runtime in requirements.txt, the version tests/worker loads the app with), dependency isolation is on, and cold starts are faster. 3.11 and 3.12 run on the platform-managed worker.')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @minValue(1)
 @maxValue(1000)
@@ -104,7 +105,7 @@ param customContainerMemory string = '2Gi'
 @description('Warm sessions kept in the custom-container pool (billed while idle).')
 param readySessionInstances int = 1
 
-@description('Also create a Durable Task Scheduler (low-latency backend); host.json must be switched to use it.')
+@description('Use a Durable Task Scheduler (low-latency backend) instead of Azure Storage: creates it and switches the app to it through host.json override app settings.')
 param deployDurableTaskScheduler bool = false
 
 var tags = {

@@ -32,12 +32,13 @@ param principalType string = 'User'
 @description('HMAC key for session identifiers, stored in Key Vault and read through a Key Vault reference.')
 param sessionIdentifierKey string
 
+@description('Python of the Function App. 3.13 (default): the app pins its worker (azure-functions-runtime in requirements.txt, the version tests/worker loads the app with), dependency isolation is on, and cold starts are faster. 3.11 and 3.12 run on the platform-managed worker.')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @minValue(1)
 @maxValue(1000)
@@ -162,10 +163,20 @@ var appPoolEndpoint = deployCustomContainerPool && useCustomContainerPool
   ? sessionPools.outputs.customPoolManagementEndpoint
   : sessionPools.outputs.codeInterpreterPoolManagementEndpoint
 
+// With the scheduler, the app must also use it: host.json (deployed as it is) keeps the Azure
+// Storage provider, and these app settings override it. The Functions host reads
+// AzureFunctionsJobHost__<path> settings over the same paths of host.json (extensions,
+// extensionBundle). Python apps get the azureManaged provider from the Preview bundle.
+var durableTaskSchedulerConnectionSetting = 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 var durableTaskSchedulerSettings = deployDurableTaskScheduler
   ? {
       DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskScheduler!.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${appIdentity.properties.clientId}'
       TASKHUB_NAME: taskHubName
+      AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: durableTaskSchedulerConnectionSetting
+      AzureFunctionsJobHost__extensionBundle__id: 'Microsoft.Azure.Functions.ExtensionBundle.Preview'
+      AzureFunctionsJobHost__extensionBundle__version: '[4.29.0, 5.0.0)'
     }
   : {}
 

@@ -55,6 +55,13 @@ PIP_NAMES = {
 }
 
 
+#: Imports people write from memory that live elsewhere, and where they live.
+MOVED_MODULES = {
+    "openai.agents": "'from agents import Agent' (the openai-agents package)",
+    "openai.guardrails": "'from guardrails import ...' (the openai-guardrails package)",
+}
+
+
 class RunnerError(Exception):
     """A failure the runner itself detected; carries the error type the caller sees."""
 
@@ -468,16 +475,7 @@ def classify(exc: BaseException, stage: str) -> dict:
     chain = list(exception_chain(exc))
     for item in chain:
         if isinstance(item, ModuleNotFoundError) and item.name:
-            top = item.name.split(".")[0]
-            pip_name = PIP_NAMES.get(top, top)
-            return _error(
-                "ModuleNotFoundError",
-                f"No module named '{item.name}'",
-                f"The session image lacks the package '{top}' (pip name {pip_name}); "
-                "the session image must provide it (use a session pool whose image "
-                f"installs {pip_name}).",
-                {"module": item.name, "pipName": pip_name},
-            )
+            return _module_not_found(item.name)
     for item in chain:
         if _is(item, "openai", "OpenAIError") and not _is(item, "openai", "APIError"):
             text = str(item)
@@ -530,6 +528,49 @@ def classify(exc: BaseException, stage: str) -> dict:
     elif stage == "preamble":
         hint = "The runner preamble raised before the workflow was loaded."
     return _error(type(exc).__name__, _message_of(exc), hint)
+
+
+def _module_not_found(name: str) -> dict:
+    """A missing package, or a missing module inside an installed one (a wrong import)."""
+    top = name.split(".")[0]
+    pip_name = PIP_NAMES.get(top, top)
+    installed = _installed_parent(name)
+    if installed is None:
+        return _error(
+            "ModuleNotFoundError",
+            f"No module named '{name}'",
+            f"The session image lacks the package '{top}' (pip name {pip_name}); "
+            "the session image must provide it (use a session pool whose image "
+            f"installs {pip_name}).",
+            {"module": name, "pipName": pip_name},
+        )
+    hint = (
+        f"The package '{top}' (pip name {pip_name}) is installed, but '{installed}' has no "
+        f"module '{name[len(installed) + 1 :].split('.')[0]}': check the import."
+    )
+    moved = MOVED_MODULES.get(name)
+    if moved:
+        hint += f" Did you mean {moved}?"
+    return _error(
+        "ModuleNotFoundError",
+        f"No module named '{name}'",
+        hint,
+        {"module": name, "installed": installed, "pipName": pip_name},
+    )
+
+
+def _installed_parent(name: str):
+    """The longest importable parent package of the dotted ``name``, or None."""
+    parts = name.split(".")
+    found = None
+    for end in range(1, len(parts)):
+        try:
+            if importlib.util.find_spec(".".join(parts[:end])) is None:
+                break
+        except (ImportError, ValueError):
+            break
+        found = ".".join(parts[:end])
+    return found
 
 
 def _error(type_: str, message: str, hint=None, details=None) -> dict:

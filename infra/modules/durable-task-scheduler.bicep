@@ -1,7 +1,8 @@
 // Optional Durable Task Scheduler: the low-latency Durable Functions backend (push-based
-// dispatch instead of Azure Storage queue polling). Using it also needs host.json's
-// durableTask.storageProvider switched to {"type": "azureManaged", "connectionStringName":
-// "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"} (see docs/azure.md).
+// dispatch instead of Azure Storage queue polling). resources.bicep also switches the app to
+// it: app settings override host.json's durableTask.storageProvider with {"type":
+// "azureManaged", "connectionStringName": "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"} and the
+// extension bundle with the Preview one (see docs/azure.md).
 
 param location string
 param tags object = {}

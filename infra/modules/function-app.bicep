@@ -13,12 +13,13 @@ param planName string
 param identityResourceId string
 param identityClientId string
 
+@description('Python of the Function App. 3.13 (default): the app pins its worker (azure-functions-runtime in requirements.txt, the version tests/worker loads the app with), dependency isolation is on, and cold starts are faster. 3.11 and 3.12 run on the platform-managed worker.')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @minValue(1)
 @maxValue(1000)

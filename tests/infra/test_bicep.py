@@ -303,8 +303,6 @@ def test_flex_consumption_python_app() -> None:
     assert auth["type"] == "'UserAssignedIdentity'"
     assert app.body_keys(site, "identity")["type"] == "'UserAssigned'"
     assert app.body_keys(site, "properties")["keyVaultReferenceIdentity"] == "identityResourceId"
-    for path in ("main.bicep", "resources.bicep", "modules/function-app.bicep"):
-        assert load(path).param_default("pythonVersion") == "'3.11'", path
     assert "'azd-service-name': 'api'" in app.body_text(site)
 
 

@@ -106,6 +106,29 @@ def test_missing_package_names_the_pip_package(run_runner: RunRunner) -> None:
     assert error["details"] == {"module": "agents", "pipName": "openai-agents"}
 
 
+def test_wrong_import_inside_an_installed_package_names_the_missing_module(
+    run_runner: RunRunner,
+) -> None:
+    """`from openai.agents import Agent`: openai is installed; openai.agents does not exist."""
+    done = run_runner(
+        "from openai.agents import Agent\n\nasync def run_workflow(workflow_input):\n    return 1\n"
+    )
+    error = done.error
+    assert (error["type"], error["stage"]) == ("ModuleNotFoundError", "import")
+    assert error["message"] == "No module named 'openai.agents'"
+    assert "lacks the package" not in error["hint"]
+    assert (
+        "'openai' (pip name openai) is installed, but 'openai' has no module 'agents'"
+        in (error["hint"])
+    )
+    assert "Did you mean 'from agents import Agent'" in error["hint"]
+    assert error["details"] == {
+        "module": "openai.agents",
+        "installed": "openai",
+        "pipName": "openai",
+    }
+
+
 def test_missing_guardrails_when_the_session_image_lacks_it(run_runner: RunRunner) -> None:
     done = run_runner(
         "from guardrails.runtime import run_guardrails\n\ndef run(payload):\n    return 1\n",
