@@ -81,9 +81,10 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(STAMP) $(SESSION_STAMP)
+bench: $(STAMP) $(SESSION_STAMP) $(WORKER_STAMP)
 	$(PY) bench/emulator_overhead.py
 	$(PY) bench/local_runtime_hops.py
+	$(WORKER_PY) bench/worker_overhead.py
 	$(PY) bench/e2e_latency.py
 
 clean:

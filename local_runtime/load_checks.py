@@ -57,6 +57,14 @@ class Verdict:
     functions: tuple[str, ...]
 
 
+def refused_by_worker(message: str) -> AppLoadError:
+    """The host's error when the worker refuses the app (``message`` is the worker's)."""
+    return AppLoadError(
+        "Azure's Python worker refuses this app, so on Azure the host would serve no function "
+        f"at all: {message}"
+    )
+
+
 def find_worker_python(explicit: str | None = None) -> str | None:
     """The interpreter to index the app with: ``explicit``, else ``.venv-worker``'s if built."""
     if explicit:
@@ -89,10 +97,7 @@ def worker_verdict(
     if report.get("unavailable"):
         raise AppLoadError(f"{worker_python} cannot run Azure's Python worker: {report['error']}")
     if not report["ok"]:
-        raise AppLoadError(
-            "Azure's Python worker refuses this app, so on Azure the host would serve no "
-            f"function at all: {report['error']}"
-        )
+        raise refused_by_worker(report["error"])
     names = tuple(f["name"] for f in report["functions"])
     return Verdict(judge=f"{report['worker']} on Python {report['python']}", functions=names)
 

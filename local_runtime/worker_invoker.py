@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from local_runtime import rpc_messages as rpc
-from local_runtime.errors import AppLoadError
 from local_runtime.invocation import (
     ActivityCaller,
     AppIndex,
@@ -31,6 +30,7 @@ from local_runtime.invocation import (
     build_index,
     cookie_header,
 )
+from local_runtime.load_checks import refused_by_worker
 from local_runtime.python_worker import (
     FunctionLoadFailure,
     InvocationFailure,
@@ -57,10 +57,7 @@ class WorkerInvoker(Callers):
             functions = self._run(self.worker.start())
         except FunctionLoadFailure as exc:
             self.close()
-            raise AppLoadError(
-                "Azure's Python worker refuses this app, so on Azure the host would serve no "
-                f"function at all: {exc.message}"
-            ) from exc
+            raise refused_by_worker(exc.message) from exc
         self.index: AppIndex = build_index(((f.name, f.bindings) for f in functions), self)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

@@ -8,11 +8,9 @@ stack stop with the function named.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,38 +18,29 @@ import pytest
 from devstack.stack import WORKER_PYTHON, LocalStack, StackConfig, StackError, free_port
 from local_runtime.errors import AppLoadError
 from local_runtime.load_checks import check_functions, worker_verdict
-from tests.support.broken_apps import BROKEN_APPS, REPO_ROOT, BrokenApp, write_broken_app
+from tests.support.broken_apps import (
+    BROKEN_APPS,
+    REPO_ROOT,
+    BrokenApp,
+    expected_error,
+    load_app_module,
+    write_broken_app,
+)
 
 REAL_APP_BUG = BROKEN_APPS[0]
 NEEDS_WORKER = "run `make worker-venv`: the host uses Azure's worker from .venv-worker"
 
 
-def expected(app: BrokenApp) -> str:
-    return f"FunctionLoadError: cannot load the {app.function} function: {app.message}"
-
-
-def load_module(directory: Path):
-    name = f"broken_app_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, directory / "function_app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(directory))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(directory))
-    return module
-
-
 @pytest.mark.parametrize("app", BROKEN_APPS, ids=lambda a: a.name)
 def test_rules_refuse_with_the_workers_message(app: BrokenApp, tmp_path: Path) -> None:
-    module = load_module(write_broken_app(app, tmp_path / app.name))
+    module = load_app_module(write_broken_app(app, tmp_path / app.name))
     with pytest.raises(AppLoadError) as refused:
         check_functions(module.app.get_functions())
-    assert str(refused.value).endswith(expected(app))
+    assert str(refused.value).endswith(expected_error(app))
 
 
 def test_rules_accept_the_real_app() -> None:
-    module = load_module(REPO_ROOT)
+    module = load_app_module(REPO_ROOT)
     assert len(check_functions(module.app.get_functions()).functions) == 13
 
 
@@ -77,7 +66,7 @@ def test_host_with_the_rules_exits_naming_the_function(tmp_path: Path) -> None:
     done = run_host(directory, "--no-worker")
     assert done.returncode == 2
     assert "its load rules, checked here without the worker" in done.stderr
-    assert expected(REAL_APP_BUG) in done.stderr
+    assert expected_error(REAL_APP_BUG) in done.stderr
 
 
 def test_host_with_the_worker_exits_naming_the_function(tmp_path: Path) -> None:
@@ -86,7 +75,7 @@ def test_host_with_the_worker_exits_naming_the_function(tmp_path: Path) -> None:
     done = run_host(directory)  # finds .venv-worker itself
     assert done.returncode == 2
     assert "Azure's Python worker refuses this app" in done.stderr
-    assert expected(REAL_APP_BUG) in done.stderr
+    assert expected_error(REAL_APP_BUG) in done.stderr
 
 
 def test_worker_verdict_on_the_real_app() -> None:
@@ -111,4 +100,4 @@ def test_make_runs_stack_refuses_to_start(tmp_path: Path, monkeypatch: pytest.Mo
     stack = LocalStack(config)
     with pytest.raises(StackError, match="local_runtime exited with code 2"):
         stack.start()
-    assert expected(REAL_APP_BUG) in stack.log_tail("runtime")
+    assert expected_error(REAL_APP_BUG) in stack.log_tail("runtime")

@@ -8,9 +8,13 @@ message, naming the function.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: What the real app imports (copied next to a broken function_app.py).
@@ -121,3 +125,22 @@ def write_broken_app(app: BrokenApp, directory: Path) -> Path:
     assert annotated in source, "function_app.py no longer annotates its HTTP functions"
     target.write_text(source.replace(annotated, ") -> Any:\n", 1))
     return directory
+
+
+def expected_error(app: BrokenApp) -> str:
+    """The worker's message for ``app`` (the end of the host's error)."""
+    return f"FunctionLoadError: cannot load the {app.function} function: {app.message}"
+
+
+def load_app_module(directory: Path) -> ModuleType:
+    """Import ``directory/function_app.py`` under a unique name (its own app object)."""
+    name = f"broken_app_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, directory / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(directory))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(directory))
+    return module

@@ -98,16 +98,21 @@ async def test_openapi_reads_the_request_url(served: Served) -> None:
     assert document["servers"][0]["url"].startswith(served.running.base_url)
 
 
+async def status_answer(served: Served, instance_id: str) -> dict[str, Any]:
+    """GetWorkflowStatus for ``instance_id`` (its route value, as the host passes it)."""
+    return await call_http(
+        served,
+        "GetWorkflowStatus",
+        method="GET",
+        path=f"workflowStatus/{instance_id}",
+        params={"instanceId": instance_id},
+    )
+
+
 async def wait_for_status(served: Served, instance_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
-        answer = await call_http(
-            served,
-            "GetWorkflowStatus",
-            method="GET",
-            path=f"workflowStatus/{instance_id}",
-            params={"instanceId": instance_id},
-        )
+        answer = await status_answer(served, instance_id)
         assert answer["status_code"] == "200", answer
         status = as_json(answer)
         if status["runtimeStatus"] in TERMINAL or time.monotonic() > deadline:
@@ -175,13 +180,7 @@ async def test_cancel_reads_route_values(served: Served, completed_run: dict[str
 
 async def test_unknown_instance_is_a_404_problem(served: Served) -> None:
     missing = "o00000000000-" + "0" * 32
-    answer = await call_http(
-        served,
-        "GetWorkflowStatus",
-        method="GET",
-        path=f"workflowStatus/{missing}",
-        params={"instanceId": missing},
-    )
+    answer = await status_answer(served, missing)
     assert answer["status_code"] == "404"
 
 

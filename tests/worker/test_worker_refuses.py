@@ -7,32 +7,20 @@ worker's rules, used on Pythons that cannot run the worker) in this one.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from local_runtime.errors import AppLoadError
 from local_runtime.load_checks import check_functions, worker_verdict
-from tests.support.broken_apps import BROKEN_APPS, BrokenApp, write_broken_app
-
-
-def _expected(app: BrokenApp) -> str:
-    return f"FunctionLoadError: cannot load the {app.function} function: {app.message}"
-
-
-def _load_module(directory: Path):
-    name = f"broken_app_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, directory / "function_app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(directory))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(directory))
-    return module
+from tests.support.broken_apps import (
+    BROKEN_APPS,
+    BrokenApp,
+    expected_error,
+    load_app_module,
+    write_broken_app,
+)
 
 
 @pytest.mark.parametrize("app", BROKEN_APPS, ids=lambda a: a.name)
@@ -40,17 +28,17 @@ def test_worker_refuses_and_names_the_function(app: BrokenApp, tmp_path: Path) -
     directory = write_broken_app(app, tmp_path / app.name)
     with pytest.raises(AppLoadError) as refused:
         worker_verdict(worker_python=sys.executable, app_dir=directory)
-    assert str(refused.value).endswith(_expected(app))
+    assert str(refused.value).endswith(expected_error(app))
     assert "the host would serve no function at all" in str(refused.value)
 
 
 @pytest.mark.parametrize("app", BROKEN_APPS, ids=lambda a: a.name)
 def test_local_rules_give_the_workers_verdict(app: BrokenApp, tmp_path: Path) -> None:
     directory = write_broken_app(app, tmp_path / app.name)
-    module = _load_module(directory)
+    module = load_app_module(directory)
     with pytest.raises(AppLoadError) as refused:
         check_functions(module.app.get_functions())
-    assert str(refused.value).endswith(_expected(app))
+    assert str(refused.value).endswith(expected_error(app))
 
 
 def test_the_real_app_passes_both(tmp_path: Path) -> None:
@@ -58,5 +46,5 @@ def test_the_real_app_passes_both(tmp_path: Path) -> None:
     verdict = worker_verdict(worker_python=sys.executable, app_dir=repo)
     assert len(verdict.functions) == 13
     assert verdict.judge.startswith("azure-functions-runtime 1.3.0 on Python 3.13")
-    module = _load_module(repo)
+    module = load_app_module(repo)
     assert len(check_functions(module.app.get_functions()).functions) == 13
