@@ -115,3 +115,15 @@ async def CleanupSession(payload: str) -> str:
 async def StopSession(payload: str) -> str:
     """Delete the session so a run past its deadline stops."""
     return await session_activities.stop_session(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def RunExecution(payload: str) -> str:
+    """Upload, start, watch a short while; collect and clean up a run that ended (no timer)."""
+    return await session_activities.run_execution(payload)
+
+
+@app.activity_trigger(input_name="payload")
+async def WatchExecution(payload: str) -> str:
+    """Poll the execution for one watch window; collect and clean up if it ended."""
+    return await session_activities.watch_execution(payload)

@@ -93,6 +93,17 @@ class SessionSettings(BaseSettings):
         le=SERVICE_MAX_EXECUTION_SECONDS,
         validation_alias=_env("MaxExecutionSeconds"),
     )
+    #: ``watch``: activities watch the execution (few durable hops, results late by at most
+    #: ``WatchPollMaxSeconds``); ``timers``: durable timers between polls (the three settings
+    #: above), which hold no activity slot while waiting.
+    poll_mode: Literal["watch", "timers"] = Field("watch", validation_alias=_env("PollMode"))
+    fast_watch_seconds: float = Field(1.5, ge=0, le=10, validation_alias=_env("FastWatchSeconds"))
+    watch_window_seconds: float = Field(
+        30.0, ge=1, le=120, validation_alias=_env("WatchWindowSeconds")
+    )
+    watch_poll_max_seconds: float = Field(
+        0.25, ge=0.05, le=5, validation_alias=_env("WatchPollMaxSeconds")
+    )
 
     # --- request limits -----------------------------------------------------
     max_code_bytes: int = Field(1 * MIB, gt=0, validation_alias=_env("MaxCodeBytes"))

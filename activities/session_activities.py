@@ -11,11 +11,13 @@ logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
@@ -37,15 +39,22 @@ from orchestrator.models import (
     PollRequest,
     PollResult,
     RedactingRequest,
+    RunRequest,
+    RunResult,
     StartRequest,
     StartResult,
     StopRequest,
     StopResult,
     UploadRequest,
     UploadResult,
+    UploadSpec,
+    WatchOptions,
+    WatchRequest,
+    WatchResult,
     exceeds_depth,
 )
 from session_client.errors import SessionError, SessionNotFound, is_transient
+from session_client.models import Execution
 from settings import SessionSettings, SettingsError, get_settings
 from telemetry import bind, get_logger
 
@@ -54,6 +63,9 @@ logger = get_logger("activities")
 Result = TypeVar("Result", bound=BoundaryModel)
 Request = TypeVar("Request", bound=ActivityRequest)
 
+#: Growth of the wait between polls inside a watching activity: gentle, so a run that ends
+#: between two polls is seen soon (10, 12.5, 15.6 ... ms up to ``max_poll_seconds``).
+WATCH_BACKOFF = 1.25
 #: Longest error message returned in a result.
 MAX_ERROR_CHARS = 4000
 #: Error codes a full pool answers with (the emulator's; Azure's body code when it has one).
@@ -166,6 +178,28 @@ def _settings(settings: SessionSettings | None) -> SessionSettings:
     return settings if settings is not None else get_settings()
 
 
+async def _upload(
+    client: Any, identifier: str, spec: UploadSpec, *, stale_output: bool = True
+) -> tuple[list[str], int]:
+    """Render run.py, drop a stale output, upload the three files; (names, total bytes)."""
+    run_py = _runner().render_run_py(
+        preamble=spec.runner_preamble,
+        workflow_file=spec.workflow_file_name,
+        input_file=spec.input_file_name,
+        output_file=spec.output_file_name,
+    )
+    files = {
+        spec.workflow_file_name: spec.workflow_code.encode("utf-8"),
+        spec.runner_file_name: run_py.encode("utf-8"),
+        spec.input_file_name: json.dumps(spec.input, ensure_ascii=False).encode("utf-8"),
+    }
+    if stale_output:  # a reused session may still hold the previous run's output
+        with contextlib.suppress(SessionNotFound):
+            await client.delete_file(identifier, spec.output_file_name)
+    await client.upload_files(identifier, files)
+    return list(files), sum(len(content) for content in files.values())
+
+
 @activity(UploadRequest)
 async def upload_workflow_files(
     request: UploadRequest, *, settings: SessionSettings | None = None
@@ -173,28 +207,33 @@ async def upload_workflow_files(
     """Render run.py and upload workflow.py, run.py and input.json; drop a stale output."""
     try:
         settings = _settings(settings)
-        identifier = _identifier(request, settings)
-        run_py = _runner().render_run_py(
-            preamble=request.runner_preamble,
-            workflow_file=request.workflow_file_name,
-            input_file=request.input_file_name,
-            output_file=request.output_file_name,
-        )
-        files = {
-            request.workflow_file_name: request.workflow_code.encode("utf-8"),
-            request.runner_file_name: run_py.encode("utf-8"),
-            request.input_file_name: json.dumps(request.input, ensure_ascii=False).encode("utf-8"),
-        }
-        client = get_client(settings)
-        # A reused session may still hold the previous run's output.
-        with contextlib.suppress(SessionNotFound):
-            await client.delete_file(identifier, request.output_file_name)
-        await client.upload_files(identifier, files)
+        names, total = await _upload(get_client(settings), _identifier(request, settings), request)
     except Exception as exc:
         return _failure(exc, UploadResult, activity="UploadWorkflowFiles", request=request)
-    total = sum(len(content) for content in files.values())
-    logger.info("UploadWorkflowFiles: %d files, %d bytes", len(files), total)
-    return UploadResult(files=list(files), total_bytes=total).to_wire()
+    logger.info("UploadWorkflowFiles: %d files, %d bytes", len(names), total)
+    return UploadResult(files=names, total_bytes=total).to_wire()
+
+
+def _launcher_code(request: StartRequest, secret_values: Mapping[str, str]) -> str:
+    """The launcher that runs the command with the environment and resolved secrets."""
+    return _runner().build_launcher_code(
+        command=request.command,
+        environment={**request.environment_variables, **secret_values},
+        timeout_seconds=request.timeout_seconds,
+        tail_chars=request.tail_chars,
+        redact=list(secret_values.values()),
+    )
+
+
+async def _start(
+    client: Any, identifier: str, request: StartRequest, secret_values: Mapping[str, str]
+) -> Execution:
+    return await client.start_execution(
+        identifier,
+        _launcher_code(request, secret_values),
+        timeout_seconds=math.ceil(request.execution_timeout_seconds),
+        execution_id=request.execution_id,
+    )
 
 
 @activity(StartRequest)
@@ -206,19 +245,8 @@ async def start_execution(request: StartRequest, *, settings: SessionSettings | 
         secret_values = resolve_secrets(
             request.secret_environment_variables, allowed=settings.secret_settings
         )
-        identifier = _identifier(request, settings)
-        code = _runner().build_launcher_code(
-            command=request.command,
-            environment={**request.environment_variables, **secret_values},
-            timeout_seconds=request.timeout_seconds,
-            tail_chars=request.tail_chars,
-            redact=list(secret_values.values()),
-        )
-        execution = await get_client(settings).start_execution(
-            identifier,
-            code,
-            timeout_seconds=math.ceil(request.execution_timeout_seconds),
-            execution_id=request.execution_id,
+        execution = await _start(
+            get_client(settings), _identifier(request, settings), request, secret_values
         )
     except Exception as exc:
         return _failure(
@@ -229,13 +257,20 @@ async def start_execution(request: StartRequest, *, settings: SessionSettings | 
             execution_id=request.execution_id,
             secrets=secret_values.values(),
         )
+    _log_start("StartExecution", execution, request, secret_values)
+    return StartResult(execution_id=execution.id, status=str(execution.status)).to_wire()
+
+
+def _log_start(
+    name: str, execution: Execution, request: StartRequest, secret_values: Mapping[str, str]
+) -> None:
     logger.info(
-        "StartExecution: status %s, %d variables (%d secret)",
+        "%s: status %s, %d variables (%d secret)",
+        name,
         execution.status,
         len(request.environment_variables) + len(secret_values),
         len(secret_values),
     )
-    return StartResult(execution_id=execution.id, status=str(execution.status)).to_wire()
 
 
 def _secret_values(request: RedactingRequest, settings: SessionSettings) -> list[str]:
@@ -246,6 +281,36 @@ def _secret_values(request: RedactingRequest, settings: SessionSettings) -> list
             resolved = resolve_secrets({variable: setting}, allowed=settings.secret_settings)
             values.extend(resolved.values())
     return values
+
+
+def _poll_result(execution: Execution, tail_chars: int, secrets: list[str]) -> PollResult:
+    """The execution's status, the launcher summary and bounded tails, secrets blanked out."""
+    stdout = execution.result.stdout if execution.result else ""
+    stderr = execution.result.stderr if execution.result else ""
+    summary = _runner().parse_launcher_summary(stdout) if stdout else None
+    summary_doc = None
+    if summary is not None:
+        summary_doc = LauncherSummaryDoc(
+            exit_code=summary.exit_code,
+            timed_out=summary.timed_out,
+            duration_ms=summary.duration_ms,
+            stdout_tail=redact(_tail(summary.stdout_tail, tail_chars), secrets),
+            stderr_tail=redact(_tail(summary.stderr_tail, tail_chars), secrets),
+            error=redact(summary.error, secrets) if summary.error else None,
+        )
+    execution_error = None
+    if execution.error is not None:
+        execution_error = redact(
+            " ".join(filter(None, (execution.error.code, execution.error.message))), secrets
+        )
+    return PollResult(
+        status=str(execution.status),
+        terminal=bool(execution.is_terminal),
+        summary=summary_doc,
+        stdout_tail=redact(_tail(stdout, tail_chars), secrets),
+        stderr_tail=redact(_tail(stderr, tail_chars), secrets),
+        execution_error=execution_error or None,
+    )
 
 
 @activity(PollRequest)
@@ -266,34 +331,9 @@ async def get_execution(request: PollRequest, *, settings: SessionSettings | Non
             execution_id=request.execution_id,
             secrets=secrets,
         )
-    stdout = execution.result.stdout if execution.result else ""
-    stderr = execution.result.stderr if execution.result else ""
-    summary = _runner().parse_launcher_summary(stdout) if stdout else None
-    summary_doc = None
-    if summary is not None:
-        summary_doc = LauncherSummaryDoc(
-            exit_code=summary.exit_code,
-            timed_out=summary.timed_out,
-            duration_ms=summary.duration_ms,
-            stdout_tail=redact(_tail(summary.stdout_tail, request.tail_chars), secrets),
-            stderr_tail=redact(_tail(summary.stderr_tail, request.tail_chars), secrets),
-            error=redact(summary.error, secrets) if summary.error else None,
-        )
-    execution_error = None
-    if execution.error is not None:
-        execution_error = redact(
-            " ".join(filter(None, (execution.error.code, execution.error.message))), secrets
-        )
-    status = str(execution.status)
-    logger.info("GetExecution: %s", status)
-    return PollResult(
-        status=status,
-        terminal=bool(execution.is_terminal),
-        summary=summary_doc,
-        stdout_tail=redact(_tail(stdout, request.tail_chars), secrets),
-        stderr_tail=redact(_tail(stderr, request.tail_chars), secrets),
-        execution_error=execution_error or None,
-    ).to_wire()
+    poll = _poll_result(execution, request.tail_chars, secrets)
+    logger.info("GetExecution: %s", poll.status)
+    return poll.to_wire()
 
 
 def _parse_output(content: bytes) -> tuple[Any, str | None]:
@@ -308,6 +348,28 @@ def _parse_output(content: bytes) -> tuple[Any, str | None]:
     return (None, too_deep) if exceeds_depth(document) else (document, None)
 
 
+async def _download(
+    client: Any, identifier: str, name: str, max_bytes: int, secrets: list[str]
+) -> DownloadResult:
+    """output.json: absent → ``found=False``; too big or not JSON → ``problem``; redacted."""
+    try:
+        content = await client.download_file(identifier, name)
+    except SessionNotFound:
+        logger.info("DownloadOutput: no output")
+        return DownloadResult(found=False)
+    if len(content) > max_bytes:
+        problem = (
+            f"output.json is {len(content)} bytes, over the {max_bytes}-byte "
+            "limit (AzureSession__MaxOutputBytes)"
+        )
+        return DownloadResult(found=True, problem=problem)
+    document, problem = _parse_output(content)
+    if problem is not None:
+        return DownloadResult(found=True, problem=problem)
+    logger.info("DownloadOutput: %d bytes", len(content))
+    return DownloadResult(found=True, document=redact_json(document, secrets))
+
+
 @activity(DownloadRequest)
 async def download_output(
     request: DownloadRequest, *, settings: SessionSettings | None = None
@@ -317,15 +379,16 @@ async def download_output(
     The document goes into the durable history, so it is bounded and every secret
     value still resolvable is blanked out of its strings (results and error texts).
     """
-    secrets: list[str] = []
     try:
         settings = _settings(settings)
         secrets = _secret_values(request, settings)
-        identifier = _identifier(request, settings)
-        content = await get_client(settings).download_file(identifier, request.output_file_name)
-    except SessionNotFound:
-        logger.info("DownloadOutput: no output")
-        return DownloadResult(found=False).to_wire()
+        result = await _download(
+            get_client(settings),
+            _identifier(request, settings),
+            request.output_file_name,
+            request.max_output_bytes,
+            secrets,
+        )
     except Exception as exc:
         return _failure(
             exc,
@@ -334,17 +397,17 @@ async def download_output(
             request=request,
             execution_id=request.execution_id,
         )
-    if len(content) > request.max_output_bytes:
-        problem = (
-            f"output.json is {len(content)} bytes, over the {request.max_output_bytes}-byte "
-            "limit (AzureSession__MaxOutputBytes)"
-        )
-        return DownloadResult(found=True, problem=problem).to_wire()
-    document, problem = _parse_output(content)
-    if problem is not None:
-        return DownloadResult(found=True, problem=problem).to_wire()
-    logger.info("DownloadOutput: %d bytes", len(content))
-    return DownloadResult(found=True, document=redact_json(document, secrets)).to_wire()
+    return result.to_wire()
+
+
+async def _delete_files(client: Any, identifier: str, names: Iterable[str]) -> list[str]:
+    """Delete files (an absent file counts as deleted)."""
+    deleted = []
+    for name in names:
+        with contextlib.suppress(SessionNotFound):
+            await client.delete_file(identifier, name)
+        deleted.append(name)
+    return deleted
 
 
 @activity(CleanupRequest)
@@ -363,10 +426,7 @@ async def cleanup_session(
         settings = _settings(settings)
         identifier = _identifier(request, settings)
         client = get_client(settings)
-        for name in request.file_names:
-            with contextlib.suppress(SessionNotFound):
-                await client.delete_file(identifier, name)
-            deleted.append(name)
+        deleted = await _delete_files(client, identifier, request.file_names)
         if request.session.strategy == "ephemeral":
             released = await _release_session(client, identifier)
     except Exception as exc:
@@ -414,3 +474,155 @@ async def stop_session(request: StopRequest, *, settings: SessionSettings | None
         )
     logger.info("StopSession: session deleted")
     return StopResult(stopped=True).to_wire()
+
+
+# --- watching: few durable hops ---------------------------------------------------
+
+
+def _ms_since(start: float) -> int:
+    return max(0, int((time.monotonic() - start) * 1000))
+
+
+async def _watch(
+    client: Any, identifier: str, execution: Execution, execution_id: str, options: WatchOptions
+) -> Execution:
+    """Poll until the execution is terminal or ``options.seconds`` have passed.
+
+    Waits grow from ``first_poll_seconds`` by half each time up to ``max_poll_seconds``, so
+    a short run is seen within tens of milliseconds and a long one at most that cap late;
+    the last poll happens at the end of the window.
+    """
+    deadline = time.monotonic() + options.seconds
+    delay = options.first_poll_seconds
+    while not execution.is_terminal:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(delay, remaining))
+        execution = await client.get_execution(identifier, execution_id)
+        delay = min(delay * WATCH_BACKOFF, options.max_poll_seconds)
+    return execution
+
+
+async def _finish(
+    client: Any, identifier: str, poll: PollResult, options: WatchOptions, secrets: list[str]
+) -> tuple[DownloadResult | None, bool]:
+    """For a terminal execution: its output (if it succeeded) and this run's cleanup.
+
+    Cleanup never fails the activity: a refusal leaves ``cleaned`` False and the
+    orchestrator runs ``CleanupSession`` (retried) before it completes.
+    """
+    download = None
+    if poll.status == "Succeeded":
+        download = await _download(
+            client, identifier, options.output_file_name, options.max_output_bytes, secrets
+        )
+    cleaned = True
+    try:
+        # deleting the session deletes its files; they go one by one only if it stays
+        released = options.release_session and await _release_session(client, identifier)
+        if not released:
+            await _delete_files(client, identifier, options.cleanup_files)
+    except Exception as exc:
+        logger.warning("cleanup after the run deferred: %s", type(exc).__name__)
+        cleaned = False
+    return download, cleaned
+
+
+async def _watch_and_finish(
+    client: Any,
+    identifier: str,
+    execution: Execution,
+    request: RunRequest | WatchRequest,
+    secrets: list[str],
+) -> dict[str, Any]:
+    started = time.monotonic()
+    execution = await _watch(client, identifier, execution, request.execution_id, request.watch)
+    run_ms = _ms_since(started)
+    poll = _poll_result(execution, request.tail_chars, secrets)
+    report: dict[str, Any] = {"poll": poll, "run_ms": run_ms}
+    if poll.terminal:
+        collecting = time.monotonic()
+        report["download"], report["cleaned"] = await _finish(
+            client, identifier, poll, request.watch, secrets
+        )
+        report["collect_ms"] = _ms_since(collecting)
+    return report
+
+
+async def _existing_execution(client: Any, identifier: str, execution_id: str) -> Execution | None:
+    """The execution if this activity started it before (a retry or a re-run), else None."""
+    try:
+        return await client.get_execution(identifier, execution_id)
+    except SessionNotFound as exc:
+        if is_pool_exhausted(exc):
+            raise
+        return None
+
+
+@activity(RunRequest)
+async def run_execution(request: RunRequest, *, settings: SessionSettings | None = None) -> str:
+    """Upload, start, watch for ``watch.seconds``; a run that ends in time is collected too.
+
+    Idempotent: it first asks for the execution by id, so a retried or re-run activity
+    watches the execution it started instead of starting the workflow a second time.
+    """
+    secret_values: dict[str, str] = {}
+    try:
+        settings = _settings(settings)
+        secret_values = resolve_secrets(
+            request.secret_environment_variables, allowed=settings.secret_settings
+        )
+        identifier = _identifier(request, settings)
+        client = get_client(settings)
+        began = time.monotonic()
+        execution = await _existing_execution(client, identifier, request.execution_id)
+        resumed = execution is not None
+        upload_ms = None
+        if execution is None:
+            # a new ephemeral session holds no earlier output to drop
+            stale = request.session.strategy != "ephemeral"
+            await _upload(client, identifier, request, stale_output=stale)
+            upload_ms = _ms_since(began)
+            execution = await _start(client, identifier, request, secret_values)
+            _log_start("RunExecution", execution, request, secret_values)
+        report = await _watch_and_finish(
+            client, identifier, execution, request, list(secret_values.values())
+        )
+    except Exception as exc:
+        return _failure(
+            exc,
+            RunResult,
+            activity="RunExecution",
+            request=request,
+            execution_id=request.execution_id,
+            secrets=secret_values.values(),
+        )
+    logger.info("RunExecution: %s%s", report["poll"].status, " (resumed)" if resumed else "")
+    return RunResult(
+        execution_id=execution.id, upload_ms=upload_ms, resumed=resumed, **report
+    ).to_wire()
+
+
+@activity(WatchRequest)
+async def watch_execution(request: WatchRequest, *, settings: SessionSettings | None = None) -> str:
+    """Look at the execution, then poll for up to ``watch.seconds``; collect it if it ended."""
+    secrets: list[str] = []
+    try:
+        settings = _settings(settings)
+        secrets = _secret_values(request, settings)
+        identifier = _identifier(request, settings)
+        client = get_client(settings)
+        execution = await client.get_execution(identifier, request.execution_id)
+        report = await _watch_and_finish(client, identifier, execution, request, secrets)
+    except Exception as exc:
+        return _failure(
+            exc,
+            WatchResult,
+            activity="WatchExecution",
+            request=request,
+            execution_id=request.execution_id,
+            secrets=secrets,
+        )
+    logger.info("WatchExecution: %s", report["poll"].status)
+    return WatchResult(**report).to_wire()

@@ -63,6 +63,10 @@ def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> Run
         output_file_name=settings.output_file_name,
         pool_retry_attempts=settings.pool_exhausted_retries,
         pool_retry_seconds=settings.pool_exhausted_retry_seconds,
+        poll_mode=settings.poll_mode,
+        fast_watch_seconds=settings.fast_watch_seconds,
+        watch_window_seconds=settings.watch_window_seconds,
+        watch_max_poll_seconds=settings.watch_poll_max_seconds,
     )
 
 

@@ -20,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 SessionStrategy = Literal["ephemeral", "reuse"]
+#: How the orchestrator waits for an execution: ``watch`` activities that poll the session
+#: and collect the output themselves (few durable hops, lateness <= the watch poll cap), or
+#: ``timers``: durable timers between single ``GetExecution`` polls (frees activity slots
+#: between polls; lateness grows with the back-off).
+PollMode = Literal["watch", "timers"]
 
 #: Deepest nesting of user JSON (``input``, output.json) that may cross the boundary:
 #: pydantic's JSON parser refuses 200 levels, and the payloads wrap the value in more.
@@ -103,6 +108,17 @@ class RunConfig(BoundaryModel):
     pool_retry_attempts: int = Field(3, ge=0)
     #: First wait before such a try; it doubles each time and never passes the deadline.
     pool_retry_seconds: float = Field(5.0, gt=0)
+    #: ``timers`` is the default here so that inputs written before ``watch`` existed replay
+    #: the flow they started with; the starter writes the configured mode.
+    poll_mode: PollMode = "timers"
+    #: ``watch``: how long the starting activity watches the new execution before handing
+    #: back to the orchestrator (short runs finish inside it: one activity, no timer).
+    fast_watch_seconds: float = Field(1.5, ge=0)
+    #: ``watch``: how long one ``WatchExecution`` activity polls before returning.
+    watch_window_seconds: float = Field(30.0, gt=0)
+    #: ``watch``: the first and the longest wait between polls inside an activity.
+    watch_first_poll_seconds: float = Field(0.01, gt=0)
+    watch_max_poll_seconds: float = Field(0.25, gt=0)
 
 
 class OrchestrationInput(BoundaryModel):
@@ -141,8 +157,8 @@ class ActivityRequest(BoundaryModel):
     session: SessionRef
 
 
-class UploadRequest(ActivityRequest):
-    """``UploadWorkflowFiles``: workflow.py, run.py (rendered) and input.json."""
+class UploadSpec(BoundaryModel):
+    """The files a run starts from: workflow.py, run.py (rendered) and input.json."""
 
     workflow_code: str
     input: dict[str, Any] = Field(default_factory=dict)
@@ -151,6 +167,10 @@ class UploadRequest(ActivityRequest):
     runner_file_name: str = "run.py"
     input_file_name: str = "input.json"
     output_file_name: str = "output.json"
+
+
+class UploadRequest(ActivityRequest, UploadSpec):
+    """``UploadWorkflowFiles``: upload the files of :class:`UploadSpec`."""
 
 
 class UploadResult(BoundaryModel):
@@ -181,6 +201,31 @@ class StartResult(BoundaryModel):
     execution_id: str | None = None
     status: str | None = None
     error: ActivityError | None = None
+
+
+class WatchOptions(BoundaryModel):
+    """How long an activity watches an execution, and how it finishes a terminal one."""
+
+    #: Seconds of polling after the first look (0: one look only).
+    seconds: float = Field(ge=0)
+    first_poll_seconds: float = Field(0.01, gt=0)
+    max_poll_seconds: float = Field(0.25, gt=0)
+    output_file_name: str = "output.json"
+    max_output_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    #: Files to delete once the execution is terminal (this run's files, ephemeral only).
+    cleanup_files: list[str] = Field(default_factory=list)
+    #: Delete the (ephemeral) session itself once terminal, freeing its pool slot.
+    release_session: bool = False
+
+
+class RunRequest(StartRequest, UploadSpec):
+    """``RunExecution``: upload, start, watch, and collect the output of a quick run.
+
+    Safe to run again (a retry, or a restart of the host): an execution that already exists
+    under ``execution_id`` is watched, not started twice.
+    """
+
+    watch: WatchOptions
 
 
 class LauncherSummaryDoc(BoundaryModel):
@@ -221,6 +266,14 @@ class PollResult(BoundaryModel):
     error: ActivityError | None = None
 
 
+class WatchRequest(RedactingRequest):
+    """``WatchExecution``: poll for up to ``watch.seconds``; collect the output if it ends."""
+
+    execution_id: str
+    tail_chars: int = Field(2000, ge=0)
+    watch: WatchOptions
+
+
 class DownloadRequest(RedactingRequest):
     """``DownloadOutput``: fetch and parse output.json (bounded, secrets redacted)."""
 
@@ -236,6 +289,31 @@ class DownloadResult(BoundaryModel):
     document: Any = None
     problem: str | None = None
     error: ActivityError | None = None
+
+
+class WatchResult(BoundaryModel):
+    """What a watching activity saw: the last poll, and the output if the execution ended.
+
+    ``*_ms`` are wall-clock spans measured in the activity (for status timings):
+    ``run_ms`` is this activity's share of the execution's run time.
+    """
+
+    poll: PollResult | None = None
+    download: DownloadResult | None = None
+    #: The activity deleted this run's files (and released an ephemeral session) itself.
+    cleaned: bool = False
+    run_ms: int = 0
+    collect_ms: int | None = None
+    error: ActivityError | None = None
+
+
+class RunResult(WatchResult):
+    """:class:`WatchResult` of ``RunExecution``, with how it started."""
+
+    execution_id: str | None = None
+    upload_ms: int | None = None
+    #: The execution already existed (this activity ran before): it was not started again.
+    resumed: bool = False
 
 
 class CleanupRequest(ActivityRequest):
@@ -283,6 +361,9 @@ class Timings(PublicModel):
     run_ms: int | None = None
     collect_ms: int | None = None
     total_ms: int | None = None
+    #: Durable hops the run used: activity calls (a retried call counts once) and timers.
+    activities: int | None = None
+    timers: int | None = None
 
 
 class LimitDoc(PublicModel):

@@ -8,6 +8,9 @@ GET_EXECUTION = "GetExecution"
 DOWNLOAD_OUTPUT = "DownloadOutput"
 CLEANUP_SESSION = "CleanupSession"
 STOP_SESSION = "StopSession"
+#: ``watch`` mode: upload + start + watch + collect, then watch windows.
+RUN_EXECUTION = "RunExecution"
+WATCH_EXECUTION = "WatchExecution"
 
 ACTIVITIES = (
     UPLOAD_WORKFLOW_FILES,
@@ -16,4 +19,6 @@ ACTIVITIES = (
     DOWNLOAD_OUTPUT,
     CLEANUP_SESSION,
     STOP_SESSION,
+    RUN_EXECUTION,
+    WATCH_EXECUTION,
 )

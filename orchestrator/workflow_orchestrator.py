@@ -1,4 +1,12 @@
-"""``WorkflowOrchestrator``: upload, start, poll on durable timers, collect, clean up.
+"""``WorkflowOrchestrator``: upload, start, wait for the execution, collect, clean up.
+
+Two ways to wait (``RunConfig.poll_mode``):
+
+- ``watch`` (the default for new runs): ``RunExecution`` uploads, starts and watches the
+  execution for ``fast_watch_seconds``, collecting the output and cleaning up itself when
+  the run ends in time, so a short run is one activity and no timer; a longer one gets
+  ``WatchExecution`` windows. See docs/latency.md for the measurements behind it.
+- ``timers`` (the seed's shape): one activity per step and durable timers between polls.
 
 A deterministic generator: time comes only from ``context.current_utc_datetime``,
 ids from ``context.new_uuid()``; every side effect is an activity. Failures
@@ -35,16 +43,20 @@ from orchestrator.models import (
     DownloadResult,
     ErrorDoc,
     LimitDoc,
-    Logs,
     OrchestrationInput,
     PollRequest,
     PollResult,
+    RunRequest,
+    RunResult,
     StartRequest,
     StartResult,
     StopRequest,
     Timings,
     UploadRequest,
     UploadResult,
+    WatchOptions,
+    WatchRequest,
+    WatchResult,
     WorkflowResult,
     public_dump,
 )
@@ -110,6 +122,12 @@ class _Run:
         self.run_started_at: datetime | None = None
         self.run_finished_at: datetime | None = None
         self.collected_at: datetime | None = None
+        # watch mode: spans measured inside the activities (they span several activities)
+        self.measured: dict[str, int] = {}
+        self.cleaned = False
+        # durable hops, for timings
+        self.activity_calls = 0
+        self.timer_count = 0
 
     # --- helpers -----------------------------------------------------------------
 
@@ -132,13 +150,30 @@ class _Run:
             ).info("phase %s", phase)
 
     def timings(self) -> Timings:
-        """Stage timings so far (``None`` for stages not reached)."""
+        """Stage timings so far (``None`` for stages not reached) and the hops used."""
+        if self.config.poll_mode == "watch":
+            stages = {
+                "upload_ms": self.measured.get("upload_ms"),
+                "run_ms": self.measured.get("run_ms"),
+                "collect_ms": self.measured.get("collect_ms"),
+            }
+        else:
+            stages = {
+                "upload_ms": _span(self.started, self.uploaded_at),
+                "run_ms": _span(self.run_started_at, self.run_finished_at),
+                "collect_ms": _span(self.run_finished_at, self.collected_at),
+            }
         return Timings(
-            upload_ms=_span(self.started, self.uploaded_at),
-            run_ms=_span(self.run_started_at, self.run_finished_at),
-            collect_ms=_span(self.run_finished_at, self.collected_at),
+            **stages,
             total_ms=_ms(self.now - self.started),
+            activities=self.activity_calls,
+            timers=self.timer_count,
         )
+
+    def timer(self, wake: datetime) -> Any:
+        """A durable timer (counted)."""
+        self.timer_count += 1
+        return self.context.create_timer(wake)
 
     def base(self) -> dict[str, Any]:
         """Fields every activity request carries."""
@@ -146,6 +181,7 @@ class _Run:
 
     def call(self, name: str, request: ActivityRequest) -> Steps:
         """Call an activity with retries; a failure after the last attempt fails the run."""
+        self.activity_calls += 1
         try:
             result = yield self.context.call_activity_with_retry(
                 name, self.retry, request.to_wire()
@@ -210,7 +246,7 @@ class _Run:
                 )
             attempt += 1
             self.status("waiting_for_session")
-            yield self.context.create_timer(wake)
+            yield self.timer(wake)
             self.status(stage)
 
     # --- stages ------------------------------------------------------------------
@@ -308,7 +344,7 @@ class _Run:
             if last_chance:
                 wake = self.deadline
             if wake > self.now:
-                yield self.context.create_timer(wake)
+                yield self.timer(wake)
             self.polls += 1
             self.status("running")
             raw = yield from self.call(
@@ -370,24 +406,184 @@ class _Run:
         if self.spec.session.strategy != "ephemeral" or self.session_stopped:
             return
         self.status("cleaning_up")
-        files = [
-            self.config.workflow_file_name,
-            self.config.runner_file_name,
-            self.config.input_file_name,
-            self.config.output_file_name,
-        ]
         try:
             raw = yield from self.call(
                 names.CLEANUP_SESSION,
-                CleanupRequest(**self.base(), file_names=files, execution_id=self.execution_id),
+                CleanupRequest(
+                    **self.base(), file_names=self.run_files(), execution_id=self.execution_id
+                ),
             )
             CleanupResult.from_wire(raw)
         except WorkflowRunError:
             pass
 
+    # --- watch mode: few durable hops -----------------------------------------------
+
+    def watch_options(self, seconds: float) -> WatchOptions:
+        """How an activity watches: for ``seconds``, then collects and cleans up if done."""
+        ephemeral = self.spec.session.strategy == "ephemeral"
+        return WatchOptions(
+            seconds=max(0.0, seconds),
+            first_poll_seconds=self.config.watch_first_poll_seconds,
+            max_poll_seconds=self.config.watch_max_poll_seconds,
+            output_file_name=self.config.output_file_name,
+            max_output_bytes=self.config.max_output_bytes,
+            cleanup_files=self.run_files() if ephemeral else [],
+            release_session=ephemeral,
+        )
+
+    def run_files(self) -> list[str]:
+        """The files a run writes into its session."""
+        return [
+            self.config.workflow_file_name,
+            self.config.runner_file_name,
+            self.config.input_file_name,
+            self.config.output_file_name,
+        ]
+
+    def seconds_left(self) -> float:
+        return max(0.0, (self.deadline - self.now).total_seconds())
+
+    def record(self, report: WatchResult) -> None:
+        """Add an activity's measured spans; remember a cleanup it already did."""
+        self.measured["run_ms"] = self.measured.get("run_ms", 0) + report.run_ms
+        if report.collect_ms is not None:
+            self.measured["collect_ms"] = report.collect_ms
+        self.cleaned = self.cleaned or report.cleaned
+        if report.poll is not None:
+            self.last_poll = report.poll
+
+    def run_and_watch(self) -> Steps:
+        """Upload, start and watch in one activity; more windows only if the run is long.
+
+        A run that ends within ``fast_watch_seconds`` costs one activity and no timer; a
+        longer one one ``WatchExecution`` per ``watch_window_seconds``, each seeing the end
+        at most ``watch_max_poll_seconds`` late. Returns the final report and the limits.
+        """
+        self.status("starting")
+        limits = self.execution_limits()
+        if limits.launcher_seconds <= 0:
+            raise self.fail(
+                DEADLINE_EXCEEDED,
+                f"timeoutSeconds ({self.config.timeout_seconds} s) passed before the "
+                "execution could start.",
+                limit=self.run_deadline(),
+            )
+        self.execution_id = str(self.context.new_uuid())
+        started: RunResult = yield from self.call_with_session(
+            names.RUN_EXECUTION,
+            RunRequest(
+                **self.base(),
+                execution_id=self.execution_id,
+                command=self.spec.command,
+                environment_variables=self.spec.environment_variables,
+                secret_environment_variables=self.spec.secret_environment_variables,
+                timeout_seconds=limits.launcher_seconds,
+                execution_timeout_seconds=limits.execution_seconds,
+                tail_chars=self.config.output_tail_chars,
+                workflow_code=self.spec.workflow_code,
+                input=self.spec.input,
+                runner_preamble=self.spec.runner_preamble,
+                workflow_file_name=self.config.workflow_file_name,
+                runner_file_name=self.config.runner_file_name,
+                input_file_name=self.config.input_file_name,
+                output_file_name=self.config.output_file_name,
+                watch=self.watch_options(min(self.config.fast_watch_seconds, self.seconds_left())),
+            ),
+            RunResult,
+            stage="starting",
+        )
+        if started.error is not None:
+            raise activity_failure(started.error, stage="starting", execution_id=self.execution_id)
+        if started.upload_ms is not None:
+            self.measured["upload_ms"] = started.upload_ms
+        self.record(started)
+        report: WatchResult = started
+        while report.poll is None or not report.poll.terminal:
+            if self.now >= self.deadline:
+                yield from self.stop_session()
+                raise self.fail(
+                    DEADLINE_EXCEEDED,
+                    f"The workflow did not finish within timeoutSeconds "
+                    f"({_seconds(self.config.timeout_seconds)}); its session was stopped.",
+                    stage="running",
+                    limit=self.run_deadline(),
+                )
+            self.polls += 1
+            self.status("running")
+            raw = yield from self.call(
+                names.WATCH_EXECUTION,
+                WatchRequest(
+                    **self.base(),
+                    execution_id=self.execution_id,
+                    tail_chars=self.config.output_tail_chars,
+                    secret_environment_variables=self.spec.secret_environment_variables,
+                    watch=self.watch_options(
+                        min(self.config.watch_window_seconds, self.seconds_left())
+                    ),
+                ),
+            )
+            report = WatchResult.from_wire(raw)
+            if report.error is not None:
+                raise activity_failure(
+                    report.error,
+                    stage="running",
+                    logs=logs_of(self.last_poll),
+                    execution_id=self.execution_id,
+                )
+            self.record(report)
+        return report, limits
+
+    def execute_watching(self) -> Steps:
+        """The ``watch`` flow: RunExecution, WatchExecution while needed, cleanup if deferred."""
+        try:
+            report, limits = yield from self.run_and_watch()
+            poll = report.poll
+            failure = execution_failure(
+                poll,
+                execution_id=self.execution_id or "",
+                execution_limit=limits.execution_seconds,
+            )
+            if failure is not None:
+                raise failure
+            self.status("collecting")
+            result = workflow_result(
+                poll,
+                report.download or DownloadResult(found=False),
+                execution_id=self.execution_id or "",
+                limit_description=limits.description,
+                limit=limits.launcher,
+            )
+        except WorkflowRunError as exc:
+            if not self.cleaned:
+                yield from self.cleanup()
+            self.status("failed")
+            raise WorkflowRunError(
+                exc.error.model_copy(update={"timings": self.timings()})
+            ) from None
+        if not self.cleaned:
+            yield from self.cleanup()
+        self.status("completed")
+        return self.succeeded(result, poll)
+
+    def succeeded(self, result: Any, poll: PollResult) -> dict[str, Any]:
+        """The orchestration output of a successful run."""
+        return public_dump(
+            WorkflowResult(
+                result=result,
+                execution_id=self.execution_id or "",
+                logs=logs_of(poll),
+                timings=self.timings(),
+                polls=self.polls,
+            ),
+            exclude_none=False,
+        )
+
     # --- the flow ----------------------------------------------------------------
 
     def execute(self) -> Steps:
+        if self.config.poll_mode == "watch":
+            return (yield from self.execute_watching())
         try:
             yield from self.upload()
             self.uploaded_at = self.now
@@ -419,17 +615,7 @@ class _Run:
             ) from None
         yield from self.cleanup()
         self.status("completed")
-        logs: Logs = logs_of(poll)
-        return public_dump(
-            WorkflowResult(
-                result=result,
-                execution_id=self.execution_id or "",
-                logs=logs,
-                timings=self.timings(),
-                polls=self.polls,
-            ),
-            exclude_none=False,
-        )
+        return self.succeeded(result, poll)
 
 
 def read_input(context: df.DurableOrchestrationContext) -> OrchestrationInput:

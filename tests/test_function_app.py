@@ -56,6 +56,8 @@ def test_registered_names(functions):
         "DownloadOutput",
         "CleanupSession",
         "StopSession",
+        "RunExecution",
+        "WatchExecution",
     )
     assert names.ORCHESTRATOR == "WorkflowOrchestrator"
 

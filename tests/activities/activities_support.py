@@ -16,6 +16,8 @@ class FakeSessionClient:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.fail: dict[str, Exception] = {}
         self.execution = Execution(id="exec-1", status="Running")
+        #: get_execution answers in order (the last one repeats); an Exception is raised
+        self.executions: list[Execution | Exception] = []
 
     def _record(self, method: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append((method, args, kwargs))
@@ -59,6 +61,11 @@ class FakeSessionClient:
 
     async def get_execution(self, identifier: str, execution_id: str) -> Execution:
         self._record("get_execution", identifier, execution_id)
+        if self.executions:
+            answer = self.executions.pop(0) if len(self.executions) > 1 else self.executions[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         return self.execution
 
     async def delete_session(self, identifier: str) -> None:

@@ -70,6 +70,24 @@ def test_cancel_ends_the_run_records_who_and_why_and_frees_the_session(
     assert again.json()["runtimeStatus"] == "Terminated"
 
 
+def test_cancel_inside_the_starting_activity_ends_the_run_and_its_watch(
+    alice: StackClient, two_callers: LocalStack
+) -> None:
+    """A cancel during RunExecution's fast window: the session goes, the watch returns."""
+    instance = alice.start({"workflowCode": SLEEPER})
+    time.sleep(0.4)
+    assert alice.status(instance)["phase"] == "starting"
+    response = alice.http.post(f"/api/workflows/{instance}/cancel", json={"reason": "fast"})
+    assert response.status_code == 202, response.text
+    assert response.json()["sessionDeletion"] == "deleted"
+    assert alice.wait(instance, timeout=20)["runtimeStatus"] == "Terminated"
+    # the watching activity saw its execution vanish and gave its slot back
+    deadline = time.monotonic() + 10
+    while "RunExecution: SessionNotFound" not in two_callers.log_tail("runtime", chars=500_000):
+        assert time.monotonic() < deadline, two_callers.log_tail("runtime")
+        time.sleep(0.1)
+
+
 def test_cancel_of_an_unknown_run_is_404(alice: StackClient) -> None:
     assert alice.http.post(f"/api/workflows/{uuid.uuid4().hex}/cancel").status_code == 404
 

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from e2e_support import StackClient, example
 
+from tests.support.broken_apps import APP_FUNCTION_COUNT
+
 pytestmark = pytest.mark.e2e
 
 
@@ -28,11 +30,25 @@ def test_every_invocation_goes_through_azures_worker(api: StackClient) -> None:
     """The host runs on .venv-worker: Azure's worker indexed the app and runs each call."""
     api.run({"workflowCode": example("hello")})
     log = api.stack.log_tail("runtime", chars=1_000_000)
-    assert "13 function(s), loaded by Azure's Python worker 1.3.0" in log, (
+    loaded = f"{APP_FUNCTION_COUNT} function(s), loaded by Azure's Python worker 1.3.0"
+    assert loaded in log, (
         "the host did not run on Azure's worker: build .venv-worker (make worker-venv)"
     )
-    for name in ("StartWorkflow", "GetWorkflowStatus", "WorkflowOrchestrator", "StartExecution"):
+    for name in ("StartWorkflow", "GetWorkflowStatus", "WorkflowOrchestrator", "RunExecution"):
         assert f"Function name: {name}, Function Type:" in log  # the worker's own log line
+
+
+def test_durable_hops_of_a_trivial_run_and_a_four_second_run(api: StackClient) -> None:
+    """watch mode: a short run is one activity, a 4 s run one watch window more; no timers."""
+    trivial = api.run({"workflowCode": "def run(payload):\n    return 1\n"})
+    assert trivial["output"] == 1
+    assert (trivial["timings"]["activities"], trivial["timings"]["timers"]) == (1, 0)
+    slow = api.run(
+        {"workflowCode": "import time\n\ndef run(payload):\n    time.sleep(4)\n    return 4\n"}
+    )
+    assert slow["output"] == 4
+    assert (slow["timings"]["activities"], slow["timings"]["timers"]) == (2, 0)
+    assert slow["timings"]["runMs"] >= 4000
 
 
 def test_submit_answers_202_with_location_and_status_urls(api: StackClient) -> None:

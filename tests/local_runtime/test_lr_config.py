@@ -55,7 +55,7 @@ def test_host_json_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_repo_host_json_is_read() -> None:
     options = read_host_json(Path(__file__).resolve().parents[2] / "host.json")
     assert options.hub_name == "AgentRuntimeHub"
-    assert options.max_concurrent_activities == 16
+    assert options.max_concurrent_activities == 32
 
 
 def test_import_errors_are_clear() -> None:

@@ -19,6 +19,7 @@ from devstack.stack import WORKER_PYTHON, LocalStack, StackConfig, StackError, f
 from local_runtime.errors import AppLoadError
 from local_runtime.load_checks import check_functions, worker_verdict
 from tests.support.broken_apps import (
+    APP_FUNCTION_COUNT,
     BROKEN_APPS,
     REPO_ROOT,
     BrokenApp,
@@ -41,7 +42,7 @@ def test_rules_refuse_with_the_workers_message(app: BrokenApp, tmp_path: Path) -
 
 def test_rules_accept_the_real_app() -> None:
     module = load_app_module(REPO_ROOT)
-    assert len(check_functions(module.app.get_functions()).functions) == 13
+    assert len(check_functions(module.app.get_functions()).functions) == APP_FUNCTION_COUNT
 
 
 def run_host(app_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -81,7 +82,7 @@ def test_host_with_the_worker_exits_naming_the_function(tmp_path: Path) -> None:
 def test_worker_verdict_on_the_real_app() -> None:
     assert WORKER_PYTHON.exists(), NEEDS_WORKER
     verdict = worker_verdict(worker_python=str(WORKER_PYTHON), app_dir=REPO_ROOT)
-    assert len(verdict.functions) == 13
+    assert len(verdict.functions) == APP_FUNCTION_COUNT
     assert verdict.judge.startswith("azure-functions-runtime 1.3.0 on Python 3.13")
 
 

@@ -151,6 +151,8 @@ class FakeSession:
             else {"found": True, "document": {"status": "succeeded", "result": {"answer": 42}}}
         )
         self.results = results or {}
+        #: whether a watching activity that saw the end cleaned up itself
+        self.cleans = True
 
     def answer(self, task: Task) -> Any:
         """The activity's result dict (or an Exception to throw into the generator)."""
@@ -171,7 +173,24 @@ class FakeSession:
             return {"deleted": task.payload["file_names"]}
         if task.name == "StopSession":
             return {"stopped": True}
+        if task.name in ("RunExecution", "WatchExecution"):
+            return self.watch_report(task)
         raise AssertionError(f"unexpected activity {task.name}")
+
+    def watch_report(self, task: Task) -> dict[str, Any]:
+        """``watch`` mode: the next poll, and what a watching activity does when it ends."""
+        poll = self.polls.pop(0) if len(self.polls) > 1 else self.polls[0]
+        watch = task.payload["watch"]
+        report: dict[str, Any] = {"poll": poll, "run_ms": int(watch["seconds"] * 1000)}
+        if task.name == "RunExecution":
+            report |= {"execution_id": task.payload["execution_id"], "upload_ms": 40}
+        if poll.get("terminal"):
+            report["run_ms"] = 30
+            if poll.get("status") == "Succeeded":
+                report["download"] = self.output
+            report["cleaned"] = self.cleans
+            report["collect_ms"] = 5
+        return report
 
 
 def drive(generator: Any, context: FakeContext, session: FakeSession) -> Any:
@@ -189,6 +208,11 @@ def drive(generator: Any, context: FakeContext, session: FakeSession) -> Any:
             context.current_utc_datetime = task.fire_at
             value, throw = None, False
         else:
-            context.current_utc_datetime += ACTIVITY_TIME
             value = session.answer(task)
             throw = isinstance(value, BaseException)
+            context.current_utc_datetime += ACTIVITY_TIME
+            watched = task.payload.get("watch")
+            poll = value.get("poll") if isinstance(value, dict) else None
+            if watched and poll is not None and not poll.get("terminal"):
+                # a watching activity that did not see the end used its whole window
+                context.current_utc_datetime += timedelta(seconds=watched["seconds"])

@@ -42,8 +42,17 @@ def test_happy_path_calls_activities_in_order_and_returns_the_result():
     assert result["result"] == {"answer": 42}
     assert result["polls"] == 2
     assert result["logs"] == {"stdoutTail": "hello out", "stderrTail": "hello err"}
-    assert set(result["timings"]) == {"uploadMs", "runMs", "collectMs", "totalMs"}
+    assert set(result["timings"]) == {
+        "uploadMs",
+        "runMs",
+        "collectMs",
+        "totalMs",
+        "activities",
+        "timers",
+    }
     assert result["timings"]["uploadMs"] == 100
+    # the timers flow: one activity per step, a timer before each poll
+    assert (result["timings"]["activities"], result["timings"]["timers"]) == (6, 2)
     assert result["timings"]["totalMs"] >= result["timings"]["runMs"] > 0
     assert result["executionId"] == context.tasks[1].payload["execution_id"]
 

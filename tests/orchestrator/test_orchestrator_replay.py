@@ -121,3 +121,35 @@ def test_user_data_shaped_like_a_custom_object_envelope_passes_through_unchanged
     assert state["output"]["result"] == envelope
     upload = next(p for n, p in engine.calls if n == "UploadWorkflowFiles")
     assert upload["input"] == {"payload": envelope}
+
+
+def test_watch_mode_replays_to_is_done_with_one_activity():
+    """The real library: a short run in ``watch`` mode is one activity, no timer, deterministic."""
+    spec = make_input(config={"poll_mode": "watch"})
+    done = {"status": "Succeeded", "terminal": True, "summary": summary()}
+    engine = engine_for(FakeSession(polls=[done]), spec=spec)
+    state = engine.run()
+
+    assert state["isDone"] is True
+    assert state["output"]["result"] == {"answer": 42}
+    assert state["output"]["timings"]["activities"] == 1
+    assert state["output"]["timings"]["timers"] == 0
+    assert [name for name, _ in engine.calls] == ["RunExecution"]
+    assert [a["actionType"] for _, a in engine.scheduled] == [1]  # no CreateTimer (5)
+
+
+def test_watch_mode_long_run_replays_windows_deterministically():
+    spec = make_input(config={"poll_mode": "watch"})
+    running = {"status": "Running", "terminal": False}
+    done = {"status": "Succeeded", "terminal": True, "summary": summary()}
+    engine = engine_for(FakeSession(polls=[running, running, done]), spec=spec)
+    state = engine.run()
+
+    assert state["isDone"] is True
+    assert [name for name, _ in engine.calls] == [
+        "RunExecution",
+        "WatchExecution",
+        "WatchExecution",
+    ]
+    ids = {p["execution_id"] for _, p in engine.calls}
+    assert len(ids) == 1  # the same execution through every replay

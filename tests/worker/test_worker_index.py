@@ -31,10 +31,10 @@ def test_the_worker_is_the_pinned_one_on_python_313() -> None:
     assert func.__version__.startswith("2.")
 
 
-def test_all_thirteen_functions_load(served: Served) -> None:
+def test_every_function_loads(served: Served) -> None:
     functions = served.worker.functions
     assert set(functions) == {*HTTP, names.ORCHESTRATOR, *names.ACTIVITIES}
-    assert len(functions) == 13
+    assert len(functions) == len(HTTP) + 1 + len(names.ACTIVITIES)
     for name, function in functions.items():
         # the host addresses functions by this id (uuid5 of the name in the worker)
         assert function.function_id == str(uuid.uuid5(uuid.NAMESPACE_OID, name))

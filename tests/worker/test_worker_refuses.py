@@ -15,6 +15,7 @@ import pytest
 from local_runtime.errors import AppLoadError
 from local_runtime.load_checks import check_functions, worker_verdict
 from tests.support.broken_apps import (
+    APP_FUNCTION_COUNT,
     BROKEN_APPS,
     BrokenApp,
     expected_error,
@@ -44,7 +45,7 @@ def test_local_rules_give_the_workers_verdict(app: BrokenApp, tmp_path: Path) ->
 def test_the_real_app_passes_both(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     verdict = worker_verdict(worker_python=sys.executable, app_dir=repo)
-    assert len(verdict.functions) == 13
+    assert len(verdict.functions) == APP_FUNCTION_COUNT
     assert verdict.judge.startswith("azure-functions-runtime 1.3.0 on Python 3.13")
     module = load_app_module(repo)
-    assert len(check_functions(module.app.get_functions()).functions) == 13
+    assert len(check_functions(module.app.get_functions()).functions) == APP_FUNCTION_COUNT
