@@ -101,6 +101,9 @@ class SessionSettings(BaseSettings):
     watch_window_seconds: float = Field(
         30.0, ge=1, le=120, validation_alias=_env("WatchWindowSeconds")
     )
+    #: Extra starts when the session loses a run (its host restarted, it expired): always
+    #: for ephemeral sessions, for ``reuse`` only with the request's ``rerunOnSessionLoss``.
+    session_loss_retries: int = Field(2, ge=0, le=5, validation_alias=_env("SessionLossRetries"))
     watch_poll_max_seconds: float = Field(
         0.25, ge=0.05, le=5, validation_alias=_env("WatchPollMaxSeconds")
     )

@@ -1,4 +1,4 @@
-"""Serve an ASGI app under uvicorn in a background thread, for tests and benchmarks.
+"""Serve an ASGI app under uvicorn: in a background thread (tests, benchmarks) or as a process.
 
 The session emulator, the local Functions host and the model server all need the
 same lifecycle in-process: bind (port 0 = any free port), start, wait until
@@ -12,7 +12,10 @@ reported instead of hanging.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -81,3 +84,62 @@ def serve_in_thread(
         sock.close()
     if thread.is_alive():
         raise ThreadServerError(f"{name} did not stop within {SHUTDOWN_TIMEOUT_SECONDS} s")
+
+
+# --- serving in a child process of devstack ----------------------------------------------------
+
+#: devstack passes its pid: the child stops (SIGTERM) when that process dies.
+PARENT_PID_ENV = "ARO_PARENT_PID"
+#: devstack passes the write end of a pipe: the child writes one line once it serves.
+READY_FD_ENV = "ARO_READY_FD"
+_PR_SET_PDEATHSIG = 1
+
+
+def follow_parent() -> None:
+    """Stop when the process named by ``ARO_PARENT_PID`` dies (Linux parent-death signal).
+
+    ``make run`` starts the emulator and the host in sessions of their own, so a SIGKILL of
+    ``make run`` would leave them serving (and holding the state dir and the ports). With
+    the parent-death signal the kernel sends them SIGTERM instead, and they shut down.
+    """
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return
+    if os.getppid() != int(expected):  # the parent died before the signal was armed
+        raise SystemExit("the parent process is gone: not starting")
+
+
+class _ReadyServer(uvicorn.Server):
+    """A uvicorn server that reports on a pipe once it has started (startup complete)."""
+
+    def __init__(self, config: uvicorn.Config, ready_fd: int | None) -> None:
+        super().__init__(config)
+        self._ready_fd = ready_fd
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._ready_fd, f"ready {os.getpid()}\n".encode())
+                os.close(self._ready_fd)
+            self._ready_fd = None
+
+
+def serve_process(app: Any, *, sock: socket.socket, log_level: str = "warning", **config: Any):
+    """Serve ``app`` in this process on the already bound ``sock`` until SIGINT/SIGTERM.
+
+    Binding first (see :func:`bind`) means a port taken by another server fails the start
+    before any stored work is touched; the ready line on ``ARO_READY_FD`` tells devstack
+    that this process, not some other one on the port, answers.
+    """
+    ready = os.environ.pop(READY_FD_ENV, None)
+    server = _ReadyServer(
+        uvicorn.Config(app, log_level=log_level, lifespan="on", **config),
+        int(ready) if ready else None,
+    )
+    server.run(sockets=[sock])

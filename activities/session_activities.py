@@ -63,6 +63,9 @@ logger = get_logger("activities")
 Result = TypeVar("Result", bound=BoundaryModel)
 Request = TypeVar("Request", bound=ActivityRequest)
 
+#: ``error.code`` of an execution its session's host interrupted (the emulator's; a session
+#: that crashes on Azure ends the same way for the orchestrator).
+INTERRUPTED_CODE = "ExecutionInterrupted"
 #: Growth of the wait between polls inside a watching activity: gentle, so a run that ends
 #: between two polls is seen soon (10, 12.5, 15.6 ... ms up to ``max_poll_seconds``).
 WATCH_BACKOFF = 1.25
@@ -303,14 +306,28 @@ def _poll_result(execution: Execution, tail_chars: int, secrets: list[str]) -> P
         execution_error = redact(
             " ".join(filter(None, (execution.error.code, execution.error.message))), secrets
         )
+    lost = None
+    if execution.error is not None and execution.error.code == INTERRUPTED_CODE:
+        lost = execution_error or "the execution was interrupted by its session's host"
     return PollResult(
         status=str(execution.status),
         terminal=bool(execution.is_terminal),
+        lost=lost,
         summary=summary_doc,
         stdout_tail=redact(_tail(stdout, tail_chars), secrets),
         stderr_tail=redact(_tail(stderr, tail_chars), secrets),
         execution_error=execution_error or None,
     )
+
+
+def _lost(exc: SessionNotFound, execution_id: str) -> PollResult:
+    """A 404 for a known execution: the session lost it (expired, deleted, host restarted)."""
+    reason = (
+        f"the pool no longer knows execution {execution_id}: its session expired, was "
+        f"deleted or lost its state ({getattr(exc, 'code', None) or 'NotFound'})"
+    )
+    logger.warning("%s", reason)
+    return PollResult(status="Lost", terminal=False, lost=reason)
 
 
 @activity(PollRequest)
@@ -322,6 +339,10 @@ async def get_execution(request: PollRequest, *, settings: SessionSettings | Non
         secrets = _secret_values(request, settings)
         identifier = _identifier(request, settings)
         execution = await get_client(settings).get_execution(identifier, request.execution_id)
+    except SessionNotFound as exc:
+        if is_pool_exhausted(exc):
+            return _failure(exc, PollResult, activity="GetExecution", request=request)
+        return _lost(exc, request.execution_id).to_wire()
     except Exception as exc:
         return _failure(
             exc,
@@ -537,11 +558,16 @@ async def _watch_and_finish(
     secrets: list[str],
 ) -> dict[str, Any]:
     started = time.monotonic()
-    execution = await _watch(client, identifier, execution, request.execution_id, request.watch)
+    try:
+        execution = await _watch(client, identifier, execution, request.execution_id, request.watch)
+    except SessionNotFound as exc:
+        if is_pool_exhausted(exc):
+            raise
+        return {"poll": _lost(exc, request.execution_id), "run_ms": _ms_since(started)}
     run_ms = _ms_since(started)
     poll = _poll_result(execution, request.tail_chars, secrets)
     report: dict[str, Any] = {"poll": poll, "run_ms": run_ms}
-    if poll.terminal:
+    if poll.terminal and poll.lost is None:
         collecting = time.monotonic()
         report["download"], report["cleaned"] = await _finish(
             client, identifier, poll, request.watch, secrets
@@ -613,7 +639,12 @@ async def watch_execution(request: WatchRequest, *, settings: SessionSettings | 
         secrets = _secret_values(request, settings)
         identifier = _identifier(request, settings)
         client = get_client(settings)
-        execution = await client.get_execution(identifier, request.execution_id)
+        try:
+            execution = await client.get_execution(identifier, request.execution_id)
+        except SessionNotFound as exc:
+            if is_pool_exhausted(exc):
+                raise
+            return WatchResult(poll=_lost(exc, request.execution_id)).to_wire()
         report = await _watch_and_finish(client, identifier, execution, request, secrets)
     except Exception as exc:
         return _failure(

@@ -29,6 +29,9 @@ class WorkflowRequest(BaseModel):
     secret_environment_variables: dict[str, str] | None = Field(
         None, alias="secretEnvironmentVariables"
     )
+    #: Re-run the workflow in a ``reuse`` session if the session loses the run (its host
+    #: restarted, it expired): its earlier files may be gone. Ephemeral runs always re-run.
+    rerun_on_session_loss: bool | None = Field(None, alias="rerunOnSessionLoss")
 
 
 class CancelRequest(BaseModel):

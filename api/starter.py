@@ -67,6 +67,7 @@ def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> Run
         fast_watch_seconds=settings.fast_watch_seconds,
         watch_window_seconds=settings.watch_window_seconds,
         watch_max_poll_seconds=settings.watch_poll_max_seconds,
+        session_loss_retries=settings.session_loss_retries,
     )
 
 
@@ -92,6 +93,7 @@ def build_orchestration_input(
         environment_variables=request.environment_variables or {},
         secret_environment_variables=request.secret_environment_variables or {},
         runner_preamble=request.runner_preamble,
+        rerun_on_session_loss=bool(request.rerun_on_session_loss),
         command=request.command_override or settings.python_command,
         config=run_config(settings, timeout_seconds=request.timeout_seconds),
         request_hash=request_hash,

@@ -149,7 +149,7 @@ def status_document(
         envelope = _maybe_json(output)
         if isinstance(envelope, dict) and envelope.get("status") == "succeeded":
             document["output"] = envelope.get("result")
-            for key in ("logs", "timings", "executionId"):
+            for key in ("logs", "timings", "executionId", "attempts"):
                 if envelope.get(key) is not None:
                     document[key] = envelope[key]
         else:
@@ -162,6 +162,9 @@ def status_document(
         timings = error.pop("timings", None)
         if isinstance(timings, dict):
             document["timings"] = timings
+        attempts = error.pop("attempts", None)
+        if isinstance(attempts, list):
+            document["attempts"] = attempts
         if error.get("executionId"):
             document["executionId"] = error["executionId"]
         document["error"] = error

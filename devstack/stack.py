@@ -3,12 +3,24 @@
 Both run as real processes (not threads) so that what a user gets from
 ``make run`` is what the end-to-end tests exercise, including a SIGKILL of the
 host and a restart on the same durable store.
+
+One stack per state dir, and no orphans:
+
+- the state dir is locked (``flock`` on ``<state>/.stack.lock``) before anything reads or
+  changes it; a second stack on the same dir refuses to start, naming the holder;
+- each child gets the parent-death signal (``ARO_PARENT_PID``): if this process dies,
+  even by SIGKILL, the kernel sends the children SIGTERM and they shut down;
+- each child binds its port before it touches stored work and reports on a pipe
+  (``ARO_READY_FD``) once it serves, so "started" means *this* stack's servers answer, not
+  some leftover process on the same port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -21,6 +33,7 @@ from typing import IO
 
 from devstack.local_settings import FUNCTION_KEYS, ensure_local_settings
 from local_runtime.config import parse_function_keys
+from thread_server import PARENT_PID_ENV, READY_FD_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Python 3.13 with Azure's worker (``make worker-venv``): the host runs there when it exists.
@@ -100,8 +113,11 @@ class StackConfig:
         return f"http://{self.host}:{self.emulator_port}{POOL_PREFIX}"
 
 
+LOCK_FILE = ".stack.lock"
+
+
 class _Child:
-    """One child process in its own process group, with its output sink."""
+    """One child process in its own process group, with its output sink and ready pipe."""
 
     def __init__(
         self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path, log: IO[bytes] | None
@@ -109,15 +125,43 @@ class _Child:
         self.name = name
         self.argv = argv
         self.log = log
-        self.process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT if log else None,
-            start_new_session=True,
-        )
+        self._ready, ready_writer = os.pipe()
+        env = {**env, PARENT_PID_ENV: str(os.getpid()), READY_FD_ENV: str(ready_writer)}
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                start_new_session=True,
+                pass_fds=(ready_writer,),
+            )
+        finally:
+            os.close(ready_writer)
+
+    def wait_ready(self, *, timeout: float) -> None:
+        """Until the child says it serves (its line on the ready pipe), or it exits."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StackError(f"{self.name} did not start within {timeout:.0f} s")
+                readable, _, _ = select.select([self._ready], [], [], min(remaining, 0.2))
+                if readable and os.read(self._ready, 64).startswith(b"ready"):
+                    return
+                if readable or not self.alive():  # EOF: it closed the pipe without serving
+                    self.process.wait(timeout=5)
+                    raise StackError(
+                        f"{self.name} exited with code {self.process.returncode}"
+                        if self.process.returncode is not None
+                        else f"{self.name} closed its ready pipe without serving"
+                    )
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._ready)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -150,17 +194,22 @@ class _Child:
             self.log = None
 
 
-def _wait_for_port(child: _Child, host: str, port: int, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise StackError(f"{child.name} exited with code {child.process.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise StackError(f"{child.name} did not listen on {host}:{port} within {timeout:.0f} s")
+def lock_state_dir(state_dir: Path) -> int:
+    """An exclusive lock on the state dir (held until the fd is closed or we die)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise StackError(
+            f"{state_dir} is in use by another stack (pid {holder}): stop it first, or use "
+            "another --state-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 class LocalStack:
@@ -177,6 +226,7 @@ class LocalStack:
         self.values: dict[str, str] = {}
         self._emulator: _Child | None = None
         self._runtime: _Child | None = None
+        self._lock: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -199,17 +249,15 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Start the emulator, then the Functions host; wait until both listen."""
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        self.values = ensure_local_settings(
-            cfg.settings_path,
-            pool_endpoint=cfg.pool_endpoint,
-            example=cfg.root / "local.settings.json.example",
-        )
+        self._lock = lock_state_dir(cfg.state_dir)
         try:
-            self._emulator = self._start_emulator()
-            _wait_for_port(
-                self._emulator, cfg.host, cfg.emulator_port, timeout=STARTUP_TIMEOUT_SECONDS
+            self.values = ensure_local_settings(
+                cfg.settings_path,
+                pool_endpoint=cfg.pool_endpoint,
+                example=cfg.root / "local.settings.json.example",
             )
+            self._emulator = self._start_emulator()
+            self._emulator.wait_ready(timeout=STARTUP_TIMEOUT_SECONDS)
             self.start_runtime()
         except BaseException:
             self.stop()
@@ -234,7 +282,7 @@ class LocalStack:
         self._runtime = _Child(
             "local_runtime", argv, env=env, cwd=cfg.root, log=self._log("runtime")
         )
-        _wait_for_port(self._runtime, cfg.host, cfg.runtime_port, timeout=STARTUP_TIMEOUT_SECONDS)
+        self._runtime.wait_ready(timeout=STARTUP_TIMEOUT_SECONDS)
 
     def kill_runtime(self) -> None:
         """SIGKILL the Functions host (crash simulation); the emulator keeps running."""
@@ -248,6 +296,9 @@ class LocalStack:
             if child:
                 child.stop()
         self._runtime = self._emulator = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def alive(self) -> bool:
         """Whether both children are still running."""

@@ -17,8 +17,6 @@ import argparse
 import logging
 import sys
 
-import uvicorn
-
 from local_runtime.config import (
     DEFAULT_DB_PATH,
     DEFAULT_HOST,
@@ -32,6 +30,7 @@ from local_runtime.http_host import build_asgi_app
 from local_runtime.loader import LoadedApp, load_app
 from local_runtime.runtime import LocalRuntime
 from local_runtime.settings_file import apply_local_settings
+from thread_server import ThreadServerError, bind, follow_parent, serve_process
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("local_runtime")
+    follow_parent()
+    try:  # the port first: a second host must not open the durable store
+        sock = bind(args.host, args.port)
+    except ThreadServerError as exc:
+        print(f"local_runtime: {exc}", file=sys.stderr)
+        return 3
     try:
         applied = apply_local_settings(args.settings)
         log.info("applied %d setting(s) from %s", len(applied), args.settings)
@@ -92,13 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except LocalRuntimeError as exc:
         print(f"local_runtime: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        build_asgi_app(runtime),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        lifespan="on",
-    )
+    serve_process(build_asgi_app(runtime), sock=sock)
     return 0
 
 

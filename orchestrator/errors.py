@@ -21,6 +21,8 @@ DEADLINE_EXCEEDED = "DeadlineExceeded"
 EXECUTION_TIMEOUT = "ExecutionTimeout"
 #: The pool stayed full (it answers 404 with a capacity error code) through every retry.
 POOL_EXHAUSTED = "SessionPoolExhausted"
+#: The session lost the run (host restart, expiry, deletion) and it could not start over.
+SESSION_LOST = "SessionLost"
 
 #: ``limit.name`` values in error documents.
 LIMIT_RUN_DEADLINE = "timeoutSeconds"
@@ -52,6 +54,11 @@ HINTS: dict[str, str] = {
     POOL_EXHAUSTED: (
         "Every session of the pool is in use: retry later, raise the pool's "
         "maxConcurrentSessions, or lower its cooldownPeriodInSeconds."
+    ),
+    SESSION_LOST: (
+        "The session lost the run (its host restarted, it expired or was deleted). Ephemeral "
+        "runs start over up to AzureSession__SessionLossRetries times; in a reuse session "
+        "send rerunOnSessionLoss=true to allow a re-run (its earlier files may be gone)."
     ),
     "OutputMissing": (
         "The command ended without writing output.json: a commandOverride must run run.py "

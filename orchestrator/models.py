@@ -118,6 +118,8 @@ class RunConfig(BoundaryModel):
     watch_window_seconds: float = Field(30.0, gt=0)
     #: ``watch``: the first and the longest wait between polls inside an activity.
     watch_first_poll_seconds: float = Field(0.01, gt=0)
+    #: Extra starts after the session lost the run (ephemeral, or reuse with the opt-in).
+    session_loss_retries: int = Field(2, ge=0)
     watch_max_poll_seconds: float = Field(0.25, gt=0)
 
 
@@ -133,6 +135,8 @@ class OrchestrationInput(BoundaryModel):
     runner_preamble: str | None = None
     command: str
     config: RunConfig
+    #: Re-run in a ``reuse`` session after the session lost the run (ephemeral always does).
+    rerun_on_session_loss: bool = False
     #: SHA-256 of the canonical request when it came with an ``Idempotency-Key``, so a
     #: repeated POST can be told apart from a different one under the same key.
     request_hash: str | None = None
@@ -256,6 +260,10 @@ class PollRequest(RedactingRequest):
 class PollResult(BoundaryModel):
     """Execution status, the launcher summary once it printed one, bounded raw tails."""
 
+    #: Set when the session lost the run: the pool no longer knows the execution, or it was
+    #: interrupted by its host (the orchestrator may start it over).
+    lost: str | None = None
+
     status: str | None = None
     terminal: bool = False
     summary: LauncherSummaryDoc | None = None
@@ -366,6 +374,13 @@ class Timings(PublicModel):
     timers: int | None = None
 
 
+class AttemptDoc(PublicModel):
+    """An execution the session lost, and why (the run started over after it)."""
+
+    execution_id: str | None = None
+    reason: str
+
+
 class LimitDoc(PublicModel):
     """The limit that ended a run: its setting or request field, and its value."""
 
@@ -382,6 +397,8 @@ class WorkflowResult(PublicModel):
     logs: Logs
     timings: Timings
     polls: int
+    #: Executions lost with their session before the one that produced the result.
+    attempts: list[AttemptDoc] | None = None
 
 
 class ErrorDoc(PublicModel):
@@ -398,3 +415,5 @@ class ErrorDoc(PublicModel):
     limit: LimitDoc | None = None
     #: Stage timings up to the failure.
     timings: Timings | None = None
+    #: Executions lost with their session (for ``SessionLost``, every start).
+    attempts: list[AttemptDoc] | None = None

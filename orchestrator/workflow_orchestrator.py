@@ -31,11 +31,13 @@ from orchestrator.errors import (
     LIMIT_MAX_EXECUTION,
     LIMIT_RUN_DEADLINE,
     POOL_EXHAUSTED,
+    SESSION_LOST,
     WorkflowRunError,
 )
 from orchestrator.models import (
     ActivityError,
     ActivityRequest,
+    AttemptDoc,
     BoundaryModel,
     CleanupRequest,
     CleanupResult,
@@ -99,6 +101,14 @@ class ExecutionLimits:
     execution_seconds: float
 
 
+class _SessionLost(Exception):
+    """The session lost the run's execution; the run may start over (internal)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _Run:
     """State of one orchestration replay; methods are sub-generators of :meth:`execute`."""
 
@@ -128,6 +138,8 @@ class _Run:
         # durable hops, for timings
         self.activity_calls = 0
         self.timer_count = 0
+        # executions the session lost (each a start the run made before the current one)
+        self.attempts: list[AttemptDoc] = []
 
     # --- helpers -----------------------------------------------------------------
 
@@ -143,6 +155,8 @@ class _Run:
             status["executionId"] = self.execution_id
         if self.polls:
             status["polls"] = self.polls
+        if self.attempts:
+            status["attempts"] = len(self.attempts)
         self.context.set_custom_status(status)
         if not self.context.is_replaying:
             logger.for_run(
@@ -212,6 +226,7 @@ class _Run:
                 hint=HINTS.get(type_),
                 logs=logs_of(self.last_poll),
                 execution_id=self.execution_id,
+                attempts=self.attempts or None,
                 **extra,
             )
         )
@@ -357,6 +372,8 @@ class _Run:
                 ),
             )
             poll = PollResult.from_wire(raw)
+            if poll.lost is not None:
+                raise _SessionLost(poll.lost)
             if poll.error is not None:
                 raise activity_failure(
                     poll.error,
@@ -499,7 +516,9 @@ class _Run:
             self.measured["upload_ms"] = started.upload_ms
         self.record(started)
         report: WatchResult = started
-        while report.poll is None or not report.poll.terminal:
+        while report.poll is None or not report.poll.terminal or report.poll.lost:
+            if report.poll is not None and report.poll.lost is not None:
+                raise _SessionLost(report.poll.lost)
             if self.now >= self.deadline:
                 yield from self.stop_session()
                 raise self.fail(
@@ -575,6 +594,7 @@ class _Run:
                 logs=logs_of(poll),
                 timings=self.timings(),
                 polls=self.polls,
+                attempts=self.attempts or None,
             ),
             exclude_none=False,
         )
@@ -582,8 +602,49 @@ class _Run:
     # --- the flow ----------------------------------------------------------------
 
     def execute(self) -> Steps:
-        if self.config.poll_mode == "watch":
-            return (yield from self.execute_watching())
+        """Run the workflow; start over (bounded) when the session loses the execution."""
+        while True:
+            try:
+                if self.config.poll_mode == "watch":
+                    return (yield from self.execute_watching())
+                return (yield from self.execute_with_timers())
+            except _SessionLost as lost:
+                yield from self.after_session_loss(lost.reason)
+
+    def after_session_loss(self, reason: str) -> Steps:
+        """Record the lost execution; fail with ``SessionLost`` unless the run may start over.
+
+        Ephemeral runs start over (a new execution in a fresh session) up to
+        ``session_loss_retries`` times; a ``reuse`` session's run only with the request's
+        ``rerunOnSessionLoss``, since the files earlier runs left there may be gone.
+        """
+        self.attempts.append(AttemptDoc(execution_id=self.execution_id, reason=clip(reason)))
+        if not self.context.is_replaying:
+            logger.for_run(
+                instance_id=self.context.instance_id, execution_id=self.execution_id
+            ).warning("the session lost the run: %s", reason)
+        may_rerun = self.spec.session.strategy == "ephemeral" or self.spec.rerun_on_session_loss
+        retries = self.config.session_loss_retries
+        if may_rerun and len(self.attempts) <= retries and self.now < self.deadline:
+            self.cleaned = False
+            self.status("restarting")
+            return
+        if not may_rerun:
+            why = "a reuse session's run is not re-run unless the request sets rerunOnSessionLoss"
+        elif self.now >= self.deadline:
+            why = "the deadline passed"
+        else:
+            why = f"it was started {len(self.attempts)} time(s) (SessionLossRetries={retries})"
+        yield from self.cleanup()
+        self.status("failed")
+        raise WorkflowRunError(
+            self.fail(
+                SESSION_LOST, clip(f"The session lost the run ({reason}); {why}."), stage="running"
+            ).error.model_copy(update={"timings": self.timings()})
+        )
+
+    def execute_with_timers(self) -> Steps:
+        """The ``timers`` flow: one activity per step, durable timers between polls."""
         try:
             yield from self.upload()
             self.uploaded_at = self.now

@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
 from pydantic import ValidationError
+
+from thread_server import ThreadServerError, bind, follow_parent, serve_process
 
 from .app import create_app
 from .config import (
@@ -110,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "every session keeps its files in %s (one session per container)",
             config.single_session_dir,
         )
+    follow_parent()
+    try:  # the port first: a second emulator must not touch the sessions on disk
+        sock = bind(config.host, config.port)
+    except ThreadServerError as exc:
+        logging.error("refusing to start: %s", exc)
+        return 3
     try:
         isolation = select_isolation(config)
     except SandboxUnavailable as exc:
@@ -120,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"session emulator: pool endpoint http://{config.host}:{config.port}{config.pool_prefix}",
         flush=True,
     )
-    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level.lower())
+    serve_process(app, sock=sock, log_level=args.log_level.lower())
     return 0
 
 

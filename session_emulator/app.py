@@ -189,6 +189,8 @@ async def _run(state: State, session: Session, execution: Execution, code: str) 
         execution.status = ExecutionStatus.FAILED
         execution.error = {"code": "InternalServerError", "message": str(exc)}
     finally:
+        with contextlib.suppress(OSError):
+            state.registry.save_execution(session, execution)
         execution.done.set()
 
 
@@ -436,7 +438,7 @@ def create_app(
         iso, interpreter = chosen
         log.info("isolation in force: %s", iso.describe())
         registry = SessionRegistry(config)
-        await asyncio.to_thread(registry.reset_storage)
+        await asyncio.to_thread(registry.load_storage)
         runner = Runner(config=config, isolation=iso, interpreter=interpreter)
         app.state.emulator = State(config=config, registry=registry, runner=runner)
         app.state.started_at = rfc3339(datetime.now(UTC))

@@ -36,6 +36,12 @@ class ExecutionStatus(enum.StrEnum):
 
 
 TERMINAL = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELED})
+#: ``error.code`` of an execution whose process stopped with the emulator (restart, shutdown).
+INTERRUPTED = "ExecutionInterrupted"
+INTERRUPTED_MESSAGE = (
+    "The execution was interrupted: the session's host stopped while it ran "
+    "(the session emulator restarted)."
+)
 
 
 @dataclass
@@ -79,6 +85,45 @@ class Execution:
         if self.error is not None:
             body["error"] = self.error
         return body
+
+    def to_record(self) -> dict[str, Any]:
+        """What is kept on disk so the execution survives an emulator restart."""
+        return {
+            "id": self.id,
+            "identifier": self.identifier,
+            "executionType": self.execution_type,
+            "timeoutSeconds": self.timeout_seconds,
+            "outputMaxLength": self.output_max_length,
+            "status": self.status.value,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "executionResult": self.execution_result,
+            "executionTimeInMilliseconds": self.execution_time_ms,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Execution:
+        """An execution read back from disk; one that was still running was interrupted."""
+        execution = cls(
+            id=str(record["id"]),
+            identifier=str(record["identifier"]),
+            execution_type=str(record["executionType"]),
+            timeout_seconds=float(record["timeoutSeconds"]),
+            output_max_length=int(record["outputMaxLength"]),
+            status=ExecutionStatus(record["status"]),
+            stdout=str(record.get("stdout") or ""),
+            stderr=str(record.get("stderr") or ""),
+            execution_result=record.get("executionResult"),
+            execution_time_ms=int(record.get("executionTimeInMilliseconds") or 0),
+            error=record.get("error"),
+        )
+        if execution.status not in TERMINAL:
+            # its process died with the emulator: report it as a session that crashed
+            execution.status = ExecutionStatus.FAILED
+            execution.error = {"code": INTERRUPTED, "message": INTERRUPTED_MESSAGE}
+        execution.done.set()
+        return execution
 
     def kill(self, *, status: ExecutionStatus = ExecutionStatus.CANCELED, reason: str) -> None:
         """Stop a running execution now (session deleted or reaped)."""
@@ -219,7 +264,7 @@ class Runner:
         execution: Execution, returncode: int | None, raw_result: bytes, *, timed_out: bool
     ) -> None:
         """Map what happened to the service's status and error body."""
-        if execution.status is ExecutionStatus.CANCELED:
+        if execution.status in TERMINAL:  # a kill already decided (deleted session, shutdown)
             return
         if timed_out:
             execution.status = ExecutionStatus.FAILED

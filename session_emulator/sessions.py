@@ -1,4 +1,12 @@
-"""The session registry: a session is a directory under the data dir plus metadata."""
+"""The session registry: a session is a directory under the data dir plus metadata.
+
+Like the service it imitates, a session outlives a restart of the process that serves it:
+its folder holds ``session.json`` (identifier, slot, uid, creation time; its mtime is the
+last access), ``data/`` (the files) and ``executions/<id>.json`` (each execution's record,
+written when it starts and when it ends). At start-up the registry loads what is there,
+reports executions that were still running as interrupted, and removes only sessions whose
+cooldown has passed; nothing live is deleted.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import EmulatorConfig
-from .executions import TERMINAL, Execution, ExecutionStatus
+from .executions import INTERRUPTED, TERMINAL, Execution, ExecutionStatus
 
 log = logging.getLogger("session_emulator.sessions")
 
+SHUTDOWN_MESSAGE = "The execution was interrupted: the session emulator shut down while it ran."
 SESSIONS_FOLDER = "sessions"
+SESSION_FILE = "session.json"
+EXECUTIONS_FOLDER = "executions"
 
 
 class SessionLimitReached(Exception):
@@ -96,15 +107,63 @@ class SessionRegistry:
         self._free_slots = list(range(config.max_sessions, 0, -1))
         self._uid_drop = os.geteuid() == 0
 
-    def reset_storage(self) -> None:
-        """Start empty: sessions do not survive an emulator restart."""
-        if self.base.exists():
-            shutil.rmtree(self.base, ignore_errors=True)
+    def load_storage(self) -> None:
+        """Pick up the sessions a previous run left; drop only expired or unreadable ones."""
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o711)
         if self.config.single_session_dir is not None:
             self.config.single_session_dir.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        for root in sorted(p for p in self.base.iterdir() if p.is_dir()):
+            try:
+                session = self._restore(root, now)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("dropping unreadable session folder %s: %s", root.name, exc)
+                shutil.rmtree(root, ignore_errors=True)
+                continue
+            if session is None:
+                shutil.rmtree(root, ignore_errors=True)
+                continue
+            self._sessions[session.identifier] = session
+        if self._sessions:
+            log.info("restored %d session(s) from %s", len(self._sessions), self.base)
+        elif self.config.single_session_dir is not None:
+            # files no session owns (left by an earlier container): a new session starts empty
             empty_folder(self.config.single_session_dir)
+
+    def _restore(self, root: Path, now: float) -> Session | None:
+        """One session folder read back, or None when its cooldown passed while we were down."""
+        marker = root / SESSION_FILE
+        meta = json.loads(marker.read_text())
+        idle = max(0.0, now - marker.stat().st_mtime)
+        if idle > self.config.cooldown_seconds:
+            log.info("session %s expired while the emulator was down", meta["identifier"])
+            return None
+        slot = int(meta.get("slot") or 0)
+        if slot not in self._free_slots:
+            raise ValueError(f"slot {slot} is not free (max_sessions changed?)")
+        self._free_slots.remove(slot)
+        last = datetime.fromtimestamp(now - idle, UTC)
+        session = Session(
+            identifier=str(meta["identifier"]),
+            root=root,
+            slot=slot,
+            uid=meta.get("uid"),
+            created_at=datetime.fromisoformat(meta["createdAt"]),
+            last_accessed_at=last,
+            last_used=time.monotonic() - idle,
+            shared_data_dir=self.config.single_session_dir,
+        )
+        interrupted = 0
+        for path in sorted((root / EXECUTIONS_FOLDER).glob("*.json")):
+            execution = Execution.from_record(json.loads(path.read_text()))
+            if (execution.error or {}).get("code") == INTERRUPTED:
+                interrupted += 1
+                self.save_execution(session, execution)
+            session.executions[execution.id] = execution
+        if interrupted:
+            log.info("session %s: %d execution(s) interrupted", session.identifier, interrupted)
+        return session
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -161,15 +220,21 @@ class SessionRegistry:
             last_used=time.monotonic(),
             shared_data_dir=shared,
         )
-        (root / "session.json").write_text(json.dumps({"identifier": identifier, "uid": uid}))
+        (root / EXECUTIONS_FOLDER).mkdir()
+        _write_json(
+            root / SESSION_FILE,
+            {"identifier": identifier, "uid": uid, "slot": slot, "createdAt": now.isoformat()},
+        )
         self._sessions[identifier] = session
         log.info("session %s created (%s)", identifier, root.name)
         return session
 
     def _touch(self, session: Session) -> None:
-        """Every call resets the idle timer."""
+        """Every call resets the idle timer (kept on disk as the mtime of session.json)."""
         session.last_used = time.monotonic()
         session.last_accessed_at = datetime.now(UTC)
+        with contextlib.suppress(OSError):
+            os.utime(session.root / SESSION_FILE)
 
     async def delete(self, identifier: str, *, reason: str = "session deleted") -> bool:
         """Kill the session's running executions and remove its files."""
@@ -202,21 +267,52 @@ class SessionRegistry:
         return reaped
 
     async def close(self) -> None:
-        """Stop everything on shutdown."""
-        for identifier in list(self._sessions):
-            with contextlib.suppress(Exception):
-                await self.delete(identifier, reason="emulator shutting down")
+        """Stop running executions on shutdown; sessions and their files stay for the restart."""
+        running = [(s, e) for s in self._sessions.values() for e in s.running()]
+        for _, execution in running:
+            execution.kill(status=ExecutionStatus.FAILED, reason="emulator shutting down")
+            execution.error = {
+                "code": INTERRUPTED,
+                "message": "The execution was interrupted: "
+                "the session emulator shut down while it ran.",
+            }
+        tasks = [e.task for _, e in running if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        for session, execution in running:
+            with contextlib.suppress(OSError):
+                self.save_execution(session, execution)
 
     def remember(self, session: Session, execution: Execution) -> None:
-        """Track an execution, forgetting the oldest finished ones beyond the cap."""
+        """Track (and persist) an execution, forgetting the oldest finished ones beyond the cap."""
         session.executions[execution.id] = execution
+        self.save_execution(session, execution)
         excess = len(session.executions) - self.config.max_executions_per_session
         if excess > 0:
             for old_id in [k for k, e in session.executions.items() if e.status in TERMINAL]:
                 if excess <= 0:
                     break
                 del session.executions[old_id]
+                with contextlib.suppress(FileNotFoundError):
+                    (session.root / EXECUTIONS_FOLDER / f"{old_id}.json").unlink()
                 excess -= 1
+
+    def save_execution(self, session: Session, execution: Execution) -> None:
+        """Write the execution's record (when it starts and when it ends)."""
+        if session.identifier not in self._sessions and not session.root.exists():
+            return  # the session was deleted meanwhile
+        folder = session.root / EXECUTIONS_FOLDER
+        with contextlib.suppress(FileNotFoundError):
+            _write_json(folder / f"{execution.id}.json", execution.to_record())
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write atomically (temporary file, then rename), private to the emulator's user."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(value, handle)
+    os.replace(temporary, path)
 
 
 __all__ = ["ExecutionStatus", "Session", "SessionLimitReached", "SessionRegistry", "rfc3339"]

@@ -9,7 +9,7 @@ from activities_support import finished
 
 from activities import session_activities as acts
 from activities.identity import derive_identifier
-from orchestrator.models import RunRequest, SessionRef, WatchOptions, WatchRequest
+from orchestrator.models import PollRequest, RunRequest, SessionRef, WatchOptions, WatchRequest
 from session_client.errors import SessionBadRequest, SessionNotFound, SessionServerError
 from session_client.models import Execution
 
@@ -177,3 +177,62 @@ async def test_a_zero_window_still_looks_once(settings, fake_client, instance_id
     result = json.loads(await acts.watch_execution(request.to_wire(), settings=settings))
     assert result["poll"]["status"] == "Running"
     assert len(fake_client.called("get_execution")) == 1
+
+
+# --- session loss ---------------------------------------------------------------------------
+
+FORGOTTEN = SessionNotFound(
+    "No execution available for operation Id: exec-abc", status_code=404, code="ExecutionNotFound"
+)
+
+
+def watch_request(instance_id: str, seconds: float = 1.0) -> str:
+    return WatchRequest(
+        instance_id=instance_id, session=SESSION, execution_id="exec-abc", watch=options(seconds)
+    ).to_wire()
+
+
+async def test_an_execution_the_pool_forgot_is_reported_lost(settings, fake_client, instance_id):
+    fake_client.executions = [FORGOTTEN]
+    result = json.loads(await acts.watch_execution(watch_request(instance_id), settings=settings))
+    assert result["error"] is None
+    assert "no longer knows execution exec-abc" in result["poll"]["lost"]
+    assert not fake_client.called("download_file")
+
+
+async def test_an_execution_forgotten_mid_window_is_reported_lost(
+    settings, fake_client, instance_id
+):
+    fake_client.executions = [Execution(id="exec-abc", status="Running"), FORGOTTEN]
+    result = json.loads(await acts.watch_execution(watch_request(instance_id), settings=settings))
+    assert result["poll"]["lost"]
+
+
+async def test_an_interrupted_execution_is_lost_not_collected(settings, fake_client, instance_id):
+    interrupted = Execution(
+        id="exec-abc",
+        status="Failed",
+        error={"code": "ExecutionInterrupted", "message": "The execution was interrupted"},
+    )
+    fake_client.executions = [interrupted]
+    result = json.loads(await acts.run_execution(run_request(instance_id), settings=settings))
+    assert result["resumed"] is True
+    assert "interrupted" in result["poll"]["lost"]
+    assert result["download"] is None and result["cleaned"] is False
+
+
+async def test_the_poll_activity_reports_a_forgotten_execution_lost(
+    settings, fake_client, instance_id
+):
+    fake_client.executions = [FORGOTTEN]
+    request = PollRequest(instance_id=instance_id, session=SESSION, execution_id="exec-abc")
+    result = json.loads(await acts.get_execution(request.to_wire(), settings=settings))
+    assert result["lost"] and result["error"] is None
+
+
+async def test_a_full_pool_is_not_mistaken_for_a_lost_session(settings, fake_client, instance_id):
+    fake_client.executions = [
+        SessionNotFound("maximum concurrent sessions reached", status_code=404, code="NotFound")
+    ]
+    result = json.loads(await acts.watch_execution(watch_request(instance_id), settings=settings))
+    assert result["error"]["type"] == "SessionPoolExhausted"

@@ -83,7 +83,7 @@ def test_cancel_inside_the_starting_activity_ends_the_run_and_its_watch(
     assert alice.wait(instance, timeout=20)["runtimeStatus"] == "Terminated"
     # the watching activity saw its execution vanish and gave its slot back
     deadline = time.monotonic() + 10
-    while "RunExecution: SessionNotFound" not in two_callers.log_tail("runtime", chars=500_000):
+    while "RunExecution: Lost" not in two_callers.log_tail("runtime", chars=500_000):
         assert time.monotonic() < deadline, two_callers.log_tail("runtime")
         time.sleep(0.1)
 

@@ -153,3 +153,28 @@ def test_watch_mode_long_run_replays_windows_deterministically():
     ]
     ids = {p["execution_id"] for _, p in engine.calls}
     assert len(ids) == 1  # the same execution through every replay
+
+
+def test_a_run_the_session_lost_replays_its_restart_deterministically():
+    """The real library: lost, then started over with a new execution id, stable on replay."""
+    spec = make_input(config={"poll_mode": "watch"})
+    running = {"status": "Running", "terminal": False}
+    lost = {"status": "Lost", "terminal": False, "lost": "the pool no longer knows it"}
+    done = {"status": "Succeeded", "terminal": True, "summary": summary()}
+    engine = engine_for(FakeSession(polls=[running, lost, done]), spec=spec)
+    state = engine.run()
+
+    assert state["isDone"] is True
+    assert [name for name, _ in engine.calls] == ["RunExecution", "WatchExecution", "RunExecution"]
+    starts = [p["execution_id"] for n, p in engine.calls if n == "RunExecution"]
+    assert starts[0] != starts[1]
+    assert state["output"]["attempts"] == [
+        {"executionId": starts[0], "reason": "the pool no longer knows it"}
+    ]
+    # every replay re-derived the same ids: each scheduled start carries the id it ran with
+    scheduled = [
+        json.loads(json.loads(action["input"]))
+        for _, action in engine.scheduled
+        if action.get("functionName") == "RunExecution"
+    ]
+    assert [payload["execution_id"] for payload in scheduled] == starts
