@@ -27,7 +27,7 @@ SESSION_STAMP := $(SESSION_VENV)/.installed
 
 PIP_INSTALL := -m pip install -q --disable-pip-version-check
 
-.PHONY: install worker-venv session-venv run test test-worker lint format bench clean
+.PHONY: install worker-venv session-venv run test test-worker lint format bench soak clean
 
 $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ bench: $(STAMP) $(SESSION_STAMP) $(WORKER_STAMP)
 	$(PY) bench/local_runtime_hops.py
 	$(WORKER_PY) bench/worker_overhead.py
 	$(PY) bench/e2e_latency.py
+
+# Crash soak (not part of `make test`, which runs a 40-run version): 300 runs while the whole
+# stack is SIGKILLed ten times, then 300 runs while `make run`'s process group is.
+soak: $(STAMP) $(SESSION_STAMP)
+	$(PY) bench/soak.py --runs 300 --kills 10 --kill-every 8 --kill stack --out bench/results/soak-stack.json
+	$(PY) bench/soak.py --runs 300 --kills 10 --kill-every 8 --kill makerun --out bench/results/soak-makerun.json
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache
