@@ -53,7 +53,12 @@ from orchestrator.models import (
     WatchResult,
     exceeds_depth,
 )
-from session_client.errors import SessionError, SessionNotFound, is_transient
+from session_client.errors import (
+    SessionContentTooLarge,
+    SessionError,
+    SessionNotFound,
+    is_transient,
+)
 from session_client.models import Execution
 from settings import SessionSettings, SettingsError, get_settings
 from telemetry import bind, get_logger
@@ -372,23 +377,40 @@ def _parse_output(content: bytes) -> tuple[Any, str | None]:
 async def _download(
     client: Any, identifier: str, name: str, max_bytes: int, secrets: list[str]
 ) -> DownloadResult:
-    """output.json: absent → ``found=False``; too big or not JSON → ``problem``; redacted."""
+    """output.json, read as hostile input: streamed under ``max_bytes`` and never read whole.
+
+    Absent → ``found=False``; bigger than the cap, not a regular file (a directory, FIFO,
+    symlink or device the pool will not serve) or not JSON → ``problem``; secrets redacted.
+    """
     try:
-        content = await client.download_file(identifier, name)
-    except SessionNotFound:
-        logger.info("DownloadOutput: no output")
-        return DownloadResult(found=False)
-    if len(content) > max_bytes:
+        content = await client.download_file(identifier, name, max_bytes=max_bytes)
+    except SessionContentTooLarge as exc:
+        size = f"{exc.size} bytes" if exc.size is not None else f"more than {max_bytes} bytes"
         problem = (
-            f"output.json is {len(content)} bytes, over the {max_bytes}-byte "
-            "limit (AzureSession__MaxOutputBytes)"
+            f"output.json is {size}, over the {max_bytes}-byte limit (AzureSession__MaxOutputBytes)"
         )
         return DownloadResult(found=True, problem=problem)
+    except SessionNotFound:
+        return await _not_downloadable(client, identifier, name)
     document, problem = _parse_output(content)
     if problem is not None:
         return DownloadResult(found=True, problem=problem)
     logger.info("DownloadOutput: %d bytes", len(content))
     return DownloadResult(found=True, document=redact_json(document, secrets))
+
+
+async def _not_downloadable(client: Any, identifier: str, name: str) -> DownloadResult:
+    """Absent, or there but not a regular file (its content is refused, its entry listed)."""
+    try:
+        entry = await client.get_file(identifier, name)
+    except SessionNotFound:
+        logger.info("DownloadOutput: no output")
+        return DownloadResult(found=False)
+    kind = "a directory" if entry.type.lower() == "directory" else "not a regular file"
+    return DownloadResult(
+        found=True,
+        problem=f"output.json is {kind} (a symlink, FIFO or device is not read)",
+    )
 
 
 @activity(DownloadRequest)

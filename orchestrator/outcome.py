@@ -173,7 +173,7 @@ def workflow_result(
             )
         fail("OutputMissing", "The command finished but output.json was not written.")
     if download.problem is not None:
-        fail("OutputInvalid", f"output.json is not valid JSON: {clip(download.problem, 500)}")
+        fail("OutputInvalid", f"output.json was refused: {clip(download.problem, 500)}")
 
     document = download.document
     if not isinstance(document, dict):

@@ -201,11 +201,15 @@ class _Run:
                 name, self.retry, request.to_wire()
             )
         except Exception as exc:  # the library throws the task failure into the generator
+            # str(exc) is "<Reason> \n <Details>": the details are the activity's traceback
+            # (server paths, internals): logged by the host, never shown to the caller
+            reason = str(exc).split(" \n ", 1)[0].strip()
             raise WorkflowRunError(
                 ErrorDoc(
                     type="ActivityFailed",
                     message=clip(
-                        f"{name} failed after {self.config.retry_max_attempts} attempt(s): {exc}"
+                        f"{name} failed after {self.config.retry_max_attempts} attempt(s): "
+                        f"{reason}"
                     ),
                     stage=self.phase,
                     logs=logs_of(self.last_poll),

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from session_client._retry import DEFAULT_MAX_RETRIES, RetryPolicy, should_retry
 from session_client.auth import NoAuth, TokenProvider, auth_from_settings
 from session_client.errors import (
+    SessionContentTooLarge,
     SessionError,
     SessionNotFound,
     SessionProtocolError,
@@ -181,10 +182,31 @@ class AzureSessionClient:
         response = await self._call("GET", _file_path(name), identifier=identifier)
         return _validate(SessionFile, _json_body(response), response)
 
-    async def download_file(self, identifier: str, name: str) -> bytes:
-        """Raw content of ``/mnt/data/<name>``."""
-        response = await self._call("GET", _file_path(name) + "/content", identifier=identifier)
-        return response.content
+    async def download_file(
+        self, identifier: str, name: str, *, max_bytes: int | None = None
+    ) -> bytes:
+        """Raw content of ``/mnt/data/<name>``.
+
+        With ``max_bytes`` the body is streamed and never read past the cap: a bigger file
+        raises :class:`SessionContentTooLarge` (what a run writes is hostile input; a sparse
+        256 MB file must not land in this process's memory to be refused).
+        """
+        path = _file_path(name) + "/content"
+        if max_bytes is None:
+            return (await self._call("GET", path, identifier=identifier)).content
+        response = await self._call("GET", path, identifier=identifier, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise SessionContentTooLarge(limit=max_bytes, size=int(declared))
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise SessionContentTooLarge(limit=max_bytes, size=None)
+            return bytes(body)
+        finally:
+            await response.aclose()
 
     async def delete_file(self, identifier: str, name: str) -> None:
         """Delete ``/mnt/data/<name>`` (the service answers 204)."""
@@ -332,8 +354,12 @@ class AzureSessionClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
         timeout: dict[str, float | None] | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
-        """Send with auth and retries; return a 2xx response or raise a ``SessionError``."""
+        """Send with auth and retries; return a 2xx response or raise a ``SessionError``.
+
+        ``stream=True``: a 2xx response comes back unread (the caller reads and closes it).
+        """
         if not identifier:
             raise ValueError("identifier is required")
         params = {"api-version": api_version or self.api_version, "identifier": identifier}
@@ -342,12 +368,17 @@ class AzureSessionClient:
             request = await self._build(method, path, params, json_body, files, headers, timeout)
             error: SessionError
             try:
-                response = await self._send(request)
+                response = await self._send(request, stream=stream)
             except SessionRequestError as exc:
                 error = exc
             else:
                 if response.is_success:
                     return response
+                if stream:  # an error body is small: read it for the error, then close
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
                 error = error_from_response(response, redact=(identifier,))
             if retry >= self._retry.max_retries or not should_retry(error, idempotent=idempotent):
                 raise error
@@ -389,12 +420,12 @@ class AzureSessionClient:
             extensions=extensions,
         )
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         """The single place httpx is called; transport errors become ``SessionRequestError``."""
         started = time.perf_counter()
         try:
             with map_exceptions(request):
-                response = await self._http.send(request)
+                response = await self._http.send(request, stream=stream)
         except SessionRequestError as exc:
             logger.debug(
                 "session_client: %s -> %s after %.1f ms",

@@ -60,6 +60,16 @@ class SessionError(Exception):
         self.message = message
 
 
+class SessionContentTooLarge(SessionError):
+    """A downloaded file is bigger than the caller's cap (the rest was not read)."""
+
+    def __init__(self, *, limit: int, size: int | None) -> None:
+        shown = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+        super().__init__(f"the file is {shown}, over the {limit}-byte limit")
+        self.limit = limit
+        self.size = size
+
+
 class SessionRequestError(SessionError):
     """No HTTP answer arrived (connection, TLS or protocol failure)."""
 

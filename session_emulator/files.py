@@ -149,13 +149,12 @@ def open_content(folder: Folder, name: str) -> tuple[BinaryIO, int]:
         fd = os.open(name, _READ_FLAGS, dir_fd=folder.fd)
     except OSError as exc:
         raise NotFound(f"File {name!r} not found.", code="FileNotFound") from exc
-    handle = os.fdopen(fd, "rb")
     st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        handle.close()
+    if not stat.S_ISREG(st.st_mode):  # a directory, FIFO, socket or device: not a file
+        os.close(fd)
         raise NotFound(f"File {name!r} not found.", code="FileNotFound")
     os.set_blocking(fd, True)
-    return handle, st.st_size
+    return os.fdopen(fd, "rb"), st.st_size
 
 
 def iter_content(handle: BinaryIO) -> Iterator[bytes]:

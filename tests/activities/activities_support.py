@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_client.errors import SessionNotFound
-from session_client.models import Execution, ExecutionResult
+from session_client.errors import SessionContentTooLarge, SessionNotFound
+from session_client.models import Execution, ExecutionResult, SessionFile
 
 
 class FakeSessionClient:
@@ -32,14 +32,25 @@ class FakeSessionClient:
         self.files.setdefault(identifier, {}).update(files)
         return []
 
-    async def download_file(self, identifier: str, name: str) -> bytes:
+    async def download_file(
+        self, identifier: str, name: str, *, max_bytes: int | None = None
+    ) -> bytes:
         self._record("download_file", identifier, name)
         try:
-            return self.files[identifier][name]
+            content = self.files[identifier][name]
         except KeyError:
             raise SessionNotFound(
                 f"GET /files/{name}/content failed with 404", status_code=404
             ) from None
+        if max_bytes is not None and len(content) > max_bytes:
+            raise SessionContentTooLarge(limit=max_bytes, size=len(content))
+        return content
+
+    async def get_file(self, identifier: str, name: str) -> Any:
+        self._record("get_file", identifier, name)
+        if name not in self.files.get(identifier, {}):
+            raise SessionNotFound(f"GET /files/{name} failed with 404", status_code=404)
+        return SessionFile(name=name)
 
     async def delete_file(self, identifier: str, name: str) -> None:
         self._record("delete_file", identifier, name)
