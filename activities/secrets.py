@@ -9,7 +9,10 @@ logs.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,10 +56,37 @@ def resolve_secrets(
     return values
 
 
+#: Shortest encoded form worth replacing (shorter strings would blank out ordinary text).
+MIN_FORM_LENGTH = 4
+
+
+def secret_forms(value: str) -> set[str]:
+    """The secret as code commonly prints it: as is, URL-quoted, JSON- and repr-escaped, base64.
+
+    Best effort: a deliberate transformation (reversed, split, XORed) is not recognised.
+    """
+    raw = value.encode("utf-8")
+    forms = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        ascii(value)[1:-1],
+    }
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(raw).decode("ascii")
+        forms |= {encoded, encoded.rstrip("=")}
+    return {form for form in forms if len(form) >= MIN_FORM_LENGTH} | {value}
+
+
 def redact(text: str, values: Iterable[str]) -> str:
-    """``text`` with every secret value (longest first) replaced by ``***``."""
-    for value in sorted((v for v in values if v), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
+    """``text`` with every form of every secret value (longest first) replaced by ``***``."""
+    forms = set().union(*(secret_forms(v) for v in values if v))
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     return text
 
 

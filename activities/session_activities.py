@@ -24,7 +24,13 @@ from typing import Any, TypeVar
 
 from activities.clients import get_client
 from activities.identity import derive_identifier, identifier_key
-from activities.secrets import SecretResolutionError, redact, redact_json, resolve_secrets
+from activities.secrets import (
+    SecretResolutionError,
+    redact,
+    redact_json,
+    resolve_secrets,
+    secret_forms,
+)
 from orchestrator.errors import POOL_EXHAUSTED
 from orchestrator.models import (
     MAX_JSON_DEPTH,
@@ -229,7 +235,7 @@ def _launcher_code(request: StartRequest, secret_values: Mapping[str, str]) -> s
         environment={**request.environment_variables, **secret_values},
         timeout_seconds=request.timeout_seconds,
         tail_chars=request.tail_chars,
-        redact=list(secret_values.values()),
+        redact=set().union(*(secret_forms(v) for v in secret_values.values() if v)),
     )
 
 

@@ -54,3 +54,40 @@ def test_missing_key_names_the_setting():
         identifier_key(settings)
     with pytest.raises(SettingsError, match="AzureSession__SessionIdentifierKey"):
         derive_identifier(SessionRef(strategy="ephemeral"), "i", b"")
+
+
+# --- redaction of a secret's common encodings ------------------------------------------------
+
+NASTY = "p+a/s=s'w\"o\\\\rd-é-123"
+
+
+def test_every_common_encoding_of_a_secret_is_redacted() -> None:
+    import base64
+    import json
+    import urllib.parse
+
+    from activities.secrets import redact
+
+    encodings = [
+        NASTY,
+        urllib.parse.quote(NASTY, safe=""),
+        urllib.parse.quote_plus(NASTY),
+        json.dumps(NASTY),
+        json.dumps(NASTY, ensure_ascii=False),
+        repr(NASTY),
+        ascii(NASTY),
+        base64.b64encode(NASTY.encode()).decode(),
+        base64.urlsafe_b64encode(NASTY.encode()).decode().rstrip("="),
+    ]
+    for encoded in encodings:
+        text = f"before {encoded} after"
+        redacted = redact(text, [NASTY])
+        assert "***" in redacted, encoded
+        assert "p+a/s" not in redacted and "cCth" not in redacted, (encoded, redacted)
+
+
+def test_the_value_is_always_redacted_but_short_encodings_are_not() -> None:
+    from activities.secrets import redact
+
+    # "ab" itself goes; its base64 "YWI=" (4 chars) too; "YWI" (3 chars) would blank out text
+    assert redact("ab YWI= YWIx", ["ab"]) == "*** *** YWIx"

@@ -88,7 +88,9 @@ async def test_start_resolves_allowed_secrets_and_redacts_them(
     assert identifier == identifier_of(instance_id)
     assert kwargs == {"timeout_seconds": 61, "execution_id": "exec-abc"}
     assert "s3cr3t-value-123" in code  # the launcher gets the value...
-    assert "'redact': ['s3cr3t-value-123']" in code  # ...and redacts it from its summary
+    # ...and redacts it, and its base64 forms, from its summary
+    assert "'redact': ['czNjcjN0LXZhbHVlLTEyMw==', 'czNjcjN0LXZhbHVlLTEyMw', " in code
+    assert "'s3cr3t-value-123']" in code
     assert "'PLAIN': 'visible'" in code and "'API_KEY': 's3cr3t-value-123'" in code
     compile(code, "launcher", "exec")
     assert "s3cr3t-value-123" not in raw
