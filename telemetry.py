@@ -22,6 +22,12 @@ from typing import Any
 #: Shown when an id is not known (yet).
 UNKNOWN = "-"
 
+# httpx logs every request at INFO with its full URL, whose query holds the session pool
+# identifier (and on Azure these lines go to Application Insights): only its warnings pass.
+# session_client logs each call itself, naming the operation path only.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 _instance_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "aro_instance_id", default=None
 )

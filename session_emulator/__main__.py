@@ -92,12 +92,23 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
+class _WithoutQuery(logging.Filter):
+    """Access log lines without the query string: it holds the session identifier."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, probe the sandbox (refusing to start without one), serve."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("uvicorn.access").addFilter(_WithoutQuery())
     try:
         config = _config(args)
     except ValidationError as exc:

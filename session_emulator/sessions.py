@@ -137,7 +137,7 @@ class SessionRegistry:
         meta = json.loads(marker.read_text())
         idle = max(0.0, now - marker.stat().st_mtime)
         if idle > self.config.cooldown_seconds:
-            log.info("session %s expired while the emulator was down", meta["identifier"])
+            log.info("session %s expired while the emulator was down", root.name)
             return None
         slot = int(meta.get("slot") or 0)
         if slot not in self._free_slots:
@@ -162,7 +162,7 @@ class SessionRegistry:
                 self.save_execution(session, execution)
             session.executions[execution.id] = execution
         if interrupted:
-            log.info("session %s: %d execution(s) interrupted", session.identifier, interrupted)
+            log.info("session %s: %d execution(s) interrupted", root.name, interrupted)
         return session
 
     def __len__(self) -> int:
@@ -226,7 +226,7 @@ class SessionRegistry:
             {"identifier": identifier, "uid": uid, "slot": slot, "createdAt": now.isoformat()},
         )
         self._sessions[identifier] = session
-        log.info("session %s created (%s)", identifier, root.name)
+        log.info("session %s created", root.name)  # the folder name, not the identifier
         return session
 
     def _touch(self, session: Session) -> None:
@@ -251,7 +251,7 @@ class SessionRegistry:
         if session.shared_data_dir is not None and not self._sessions:
             await asyncio.to_thread(empty_folder, session.shared_data_dir)
         self._free_slots.append(session.slot)
-        log.info("session %s removed (%s)", identifier, reason)
+        log.info("session %s removed (%s)", session.root.name, reason)
         return True
 
     def idle(self) -> list[str]:
