@@ -174,6 +174,8 @@ def _failure(
         error = ActivityError(type=exc.type, message=message)
     elif isinstance(exc, SettingsError):
         error = ActivityError(type="SettingsError", message=message)
+    elif isinstance(exc, InvalidRunRequest):
+        error = ActivityError(type="InvalidRequest", message=message)
     elif isinstance(exc, ValueError) and type(exc).__module__.startswith("runner"):
         error = ActivityError(type=type(exc).__name__, message=message)
     else:
@@ -614,6 +616,33 @@ async def _existing_execution(client: Any, identifier: str, execution_id: str) -
         return None
 
 
+class InvalidRunRequest(ValueError):
+    """What reached the activity breaks the submission rules (it did not come through them)."""
+
+
+def _recheck(request: RunRequest, settings: SessionSettings) -> None:
+    """The API's checks again, with this host's settings (limits, allow-list, timeout)."""
+    from api.problems import ApiProblem
+    from api.validation import recheck
+
+    raw: dict[str, Any] = {
+        "workflowCode": request.workflow_code,
+        "input": request.input,
+        "environmentVariables": request.environment_variables,
+        "secretEnvironmentVariables": request.secret_environment_variables,
+        "runnerPreamble": request.runner_preamble,
+        "timeoutSeconds": request.run_timeout_seconds,
+    }
+    if request.command != settings.python_command:
+        raw["commandOverride"] = request.command
+    if request.session.strategy == "reuse":
+        raw |= {"sessionStrategy": "reuse", "sessionId": request.session.name}
+    try:
+        recheck({k: v for k, v in raw.items() if v is not None}, settings=settings)
+    except ApiProblem as problem:
+        raise InvalidRunRequest(problem.detail) from None
+
+
 @activity(RunRequest)
 async def run_execution(request: RunRequest, *, settings: SessionSettings | None = None) -> str:
     """Upload, start, watch for ``watch.seconds``; a run that ends in time is collected too.
@@ -624,6 +653,7 @@ async def run_execution(request: RunRequest, *, settings: SessionSettings | None
     secret_values: dict[str, str] = {}
     try:
         settings = _settings(settings)
+        _recheck(request, settings)
         secret_values = resolve_secrets(
             request.secret_environment_variables, allowed=settings.secret_settings
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -24,35 +23,14 @@ from api.problems import (
     ApiProblem,
 )
 from orchestrator.models import MAX_JSON_DEPTH, exceeds_depth
+from orchestrator.rules import (
+    MAX_ENV_VALUE_CHARS,
+    SESSION_ID,
+    variable_name_problem,
+)
 from settings import ENV_PREFIX, MIB, SessionSettings
 
 ENTRYPOINTS = ("run", "run_workflow")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{4,128}")
-#: Longest value of one environment variable, in characters.
-MAX_ENV_VALUE_CHARS = 32 * 1024
-#: Variables a request may not set: they would break the launcher, run.py or the interpreter.
-DENIED_ENV_NAMES = frozenset(
-    {
-        "PATH",
-        "HOME",
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PYTHONSTARTUP",
-        "PYTHONSAFEPATH",
-        "PYTHONNOUSERSITE",
-        "PYTHONUSERBASE",
-        "PYTHONEXECUTABLE",
-        "PYTHONPLATLIBDIR",
-        "PYTHONINSPECT",
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-    }
-)
-#: Prefix reserved for the service's own variables.
-RESERVED_ENV_PREFIX = "ARO_"
-
 Errors = list[dict[str, str]]
 
 
@@ -238,17 +216,10 @@ def _check_input(raw: dict[str, Any], settings: SessionSettings, add: Callable) 
 
 
 def _check_variable_name(field: str, name: str, add: Callable) -> bool:
-    path = f"{field}.{name}"
-    if not ENV_NAME.fullmatch(name):
-        add(path, "is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
-        return False
-    if name.upper() in DENIED_ENV_NAMES:
-        add(path, f"may not be set: {name} would break the runner")
-        return False
-    if name.upper().startswith(RESERVED_ENV_PREFIX):
-        add(path, f"is reserved: names starting with {RESERVED_ENV_PREFIX} belong to the service")
-        return False
-    return True
+    problem = variable_name_problem(name)
+    if problem is not None:
+        add(f"{field}.{name}", problem)
+    return problem is None
 
 
 def _check_environment(raw: dict[str, Any], settings: SessionSettings, add: Callable) -> None:
@@ -367,6 +338,24 @@ CHECKS = (
 
 def _path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if part != "[key]")
+
+
+def recheck(raw: dict[str, Any], *, settings: SessionSettings) -> None:
+    """The settings-bound checks again, on the fields ``raw`` has (raises ``ApiProblem``).
+
+    Activities call this with what reached them, so input that came another way than a
+    submission (the Durable management API, a hand-written start) meets the same rules.
+    """
+    errors: Errors = []
+
+    def add(path: str, message: str) -> None:
+        errors.append({"path": path, "message": message})
+
+    for check in CHECKS:
+        check(raw, settings, add)
+    if errors:
+        details = "; ".join(f"{e['path']} {e['message']}" for e in errors)
+        raise ApiProblem(400, "Invalid request", details, errors=errors)
 
 
 def validate_request(raw: dict[str, Any], *, settings: SessionSettings) -> WorkflowRequest:

@@ -18,6 +18,7 @@ Agent Runtime Orchestrator is running (local stack).
   Session pool   : {pool}   (emulator, sandbox egress: {egress})
   State          : {state}
   Function key   : {key_note}
+  Durable API    : {system_note}
 
 Submit the hello example:
 
@@ -40,6 +41,10 @@ Ctrl-C stops both servers.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 KEY_NOTE = "from {settings} (LocalRuntime__FunctionKeys; send as x-functions-key or ?code=)"
+SYSTEM_NOTE = (
+    "/runtime/webhooks/durabletask needs the system key, for operators only: "
+    "LocalRuntime__DurableTaskExtensionKey in {settings}"
+)
 NO_KEY_NOTE = (
     "none configured: only anonymous functions answer unless LocalRuntime__AllowAnonymous=true"
 )
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             state=config.state_dir,
             key=key or "<no key>",
             key_note=KEY_NOTE.format(settings=config.settings_path) if key else NO_KEY_NOTE,
+            system_note=SYSTEM_NOTE.format(settings=config.settings_path),
         ),
         flush=True,
     )

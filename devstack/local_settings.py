@@ -15,9 +15,16 @@ from pathlib import Path
 
 #: The Functions host's accepted keys (read by ``local_runtime``, comma-separated).
 FUNCTION_KEYS = "LocalRuntime__FunctionKeys"
+#: The Durable management API's system key (``durabletask_extension`` on Azure).
+SYSTEM_KEY = "LocalRuntime__DurableTaskExtensionKey"
 
 #: Settings the local stack needs; generated when missing or still a placeholder.
-GENERATED = ("AzureSession__SessionIdentifierKey", "AzureSession__StaticToken", FUNCTION_KEYS)
+GENERATED = (
+    "AzureSession__SessionIdentifierKey",
+    "AzureSession__StaticToken",
+    FUNCTION_KEYS,
+    SYSTEM_KEY,
+)
 
 DEFAULT_VALUES: dict[str, str] = {
     "FUNCTIONS_WORKER_RUNTIME": "python",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devstack.local_settings import FUNCTION_KEYS, ensure_local_settings
+from devstack.local_settings import FUNCTION_KEYS, SYSTEM_KEY, ensure_local_settings
 from local_runtime.config import parse_function_keys
 from thread_server import PARENT_PID_ENV, READY_FD_ENV
 
@@ -244,6 +244,11 @@ class LocalStack:
                 keys = parse_function_keys(source[FUNCTION_KEYS])
                 return keys[0] if keys else None
         return None
+
+    @property
+    def system_key(self) -> str:
+        """The Durable management API's system key (from local.settings.json)."""
+        return self.values.get(SYSTEM_KEY, "")
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> LocalStack:

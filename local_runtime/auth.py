@@ -2,10 +2,12 @@
 
 Levels: `anonymous` is always allowed; `function` needs one of the configured keys in the
 `x-functions-key` header or the `code` query parameter (the header wins when both are
-sent); `admin` needs the master key when one is configured, else a function key. The
-Durable webhooks are checked at `function` level (on Azure they take the system key).
-`allow_anonymous` opens every level. With no key configured and `allow_anonymous` off,
-everything but `anonymous` answers 401 with a body naming both settings.
+sent); `admin` needs the master key when one is configured, else a function key; `system`
+(the Durable webhooks, as on Azure where they take the `durabletask_extension` system key)
+needs the system key or the master key, never a function key: a caller's key must not
+open other callers' instances. `allow_anonymous` opens every level. With no key
+configured and `allow_anonymous` off, everything but `anonymous` answers 401 with a body
+naming the settings.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from starlette.responses import JSONResponse
 
 FUNCTION_KEYS_SETTING = "LocalRuntime__FunctionKeys"
 MASTER_KEY_SETTING = "LocalRuntime__MasterKey"
+#: The Durable extension's system key (``durabletask_extension`` on Azure).
+SYSTEM_KEY_SETTING = "LocalRuntime__DurableTaskExtensionKey"
 ALLOW_ANONYMOUS_SETTING = "LocalRuntime__AllowAnonymous"
 KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
@@ -37,6 +41,10 @@ MISSING_KEY_MESSAGE = (
     f"or the {KEY_QUERY} query parameter."
 )
 INVALID_KEY_MESSAGE = "The function key is not valid."
+SYSTEM_KEY_MESSAGE = (
+    "The Durable management API needs the system key (durabletask_extension on Azure; "
+    f"{SYSTEM_KEY_SETTING} here) or the master key; a function key does not open it."
+)
 
 
 class AuthConfig(BaseModel):
@@ -46,6 +54,7 @@ class AuthConfig(BaseModel):
 
     function_keys: tuple[str, ...] = ()
     master_key: str | None = None
+    system_key: str | None = None
     allow_anonymous: bool = False
 
     @property
@@ -57,6 +66,7 @@ class AuthConfig(BaseModel):
         return (
             f"AuthConfig(function_keys=<{len(self.function_keys)}>, "
             f"master_key={'<set>' if self.master_key else None}, "
+            f"system_key={'<set>' if self.system_key else None}, "
             f"allow_anonymous={self.allow_anonymous})"
         )
 
@@ -69,6 +79,7 @@ class Denial(enum.Enum):
     NOT_CONFIGURED = NOT_CONFIGURED_MESSAGE
     MISSING_KEY = MISSING_KEY_MESSAGE
     INVALID_KEY = INVALID_KEY_MESSAGE
+    SYSTEM_KEY_REQUIRED = SYSTEM_KEY_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -102,18 +113,22 @@ def authorize(
     level = auth_level.lower()
     if level == "anonymous" or config.allow_anonymous:
         return ALLOWED
-    if not config.has_keys:
-        return AuthResult(Denial.NOT_CONFIGURED)
+    accepted = _accepted_keys(level, config)
+    if not accepted:
+        system = level == "system" and config.has_keys
+        return AuthResult(Denial.SYSTEM_KEY_REQUIRED if system else Denial.NOT_CONFIGURED)
     key, from_query = presented_key(headers, query)
     if key is None:
-        return AuthResult(Denial.MISSING_KEY)
-    if not _matches(key, _accepted_keys(level, config)):
-        return AuthResult(Denial.INVALID_KEY)
+        return AuthResult(Denial.SYSTEM_KEY_REQUIRED if level == "system" else Denial.MISSING_KEY)
+    if not _matches(key, accepted):
+        return AuthResult(Denial.SYSTEM_KEY_REQUIRED if level == "system" else Denial.INVALID_KEY)
     return AuthResult(query_key=key if from_query else None)
 
 
 def _accepted_keys(level: str, config: AuthConfig) -> tuple[str, ...]:
     master = (config.master_key,) if config.master_key else ()
+    if level == "system":
+        return ((config.system_key,) if config.system_key else ()) + master
     if level == "admin" and master:
         return master
     return config.function_keys + master

@@ -14,6 +14,7 @@ from local_runtime.auth import (
     ALLOW_ANONYMOUS_SETTING,
     FUNCTION_KEYS_SETTING,
     MASTER_KEY_SETTING,
+    SYSTEM_KEY_SETTING,
     AuthConfig,
 )
 from local_runtime.errors import ConfigError
@@ -99,9 +100,11 @@ def read_auth_config(environ: Mapping[str, str] | None = None) -> AuthConfig:
     """The key settings from the environment (where local.settings.json Values land)."""
     environ = os.environ if environ is None else environ
     master = (environ.get(MASTER_KEY_SETTING) or "").strip()
+    system = (environ.get(SYSTEM_KEY_SETTING) or "").strip()
     return AuthConfig(
         function_keys=parse_function_keys(environ.get(FUNCTION_KEYS_SETTING)),
         master_key=master if master and not _is_placeholder(master) else None,
+        system_key=system if system and not _is_placeholder(system) else None,
         allow_anonymous=_parse_bool(ALLOW_ANONYMOUS_SETTING, environ.get(ALLOW_ANONYMOUS_SETTING)),
     )
 

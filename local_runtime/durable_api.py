@@ -6,10 +6,10 @@ follow the real extension's HttpApiHandler and what the 1.7.0 client accepts.
 
 Two mounts serve the same endpoints:
 
-* `WEBHOOK_PATH`, public, checked at `function` level by `auth.authorize` (keys in the
-  `x-functions-key` header or `?code=`). When the caller authenticated with `?code=`, the
-  URLs it gets back carry that same `code` (Azure appends its system key; a key the
-  caller did not send is never added).
+* `WEBHOOK_PATH`, public, checked at `system` level by `auth.authorize`: the system key
+  (or the master key) in the `x-functions-key` header or `?code=`, as on Azure; a
+  function key does not open it. The URLs it answers with carry a `code` only when the
+  caller sent one; the client binding's URLs carry the system key, as Azure's do.
 * `RPC_PATH/<token>`, the client binding's `rpcBaseUrl`: `DurableOrchestrationClient` calls
   it from inside functions and cannot send headers, so the path holds a random token made
   per served app (`LocalRuntime.rpc_token`), known only to the binding and never returned
@@ -38,7 +38,7 @@ from local_runtime.store import TERMINAL_STATUSES, Instance, InstanceQuery
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
 RPC_PATH = "/runtime/local-rpc"
-WEBHOOK_AUTH_LEVEL = "function"
+WEBHOOK_AUTH_LEVEL = "system"
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
 CONTINUATION_HEADER = "x-ms-continuation-token"
 RUNNING_STATUSES = frozenset({"Pending", "Running", "Suspended"})

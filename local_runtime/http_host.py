@@ -108,7 +108,9 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
     def binding(code: str | None) -> str:
         return durable_api.client_binding(config.base_url, hub, rpc_token=rpc_token, code=code)
 
-    keyless_binding = binding(None)
+    # as on Azure, the binding's management URLs carry the system key (the starter of an
+    # app must not hand them to callers as they are: ours strips it)
+    client_binding = binding(config.auth.system_key)
 
     async def endpoint(request: Request) -> Response:
         decision = auth.authorize(
@@ -131,8 +133,7 @@ def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
         values: dict[str, str] = {}
         if fn.durable_client_param:
             # a caller who authenticated with ?code= gets management URLs with that code
-            code = decision.query_key
-            values[fn.durable_client_param] = binding(code) if code else keyless_binding
+            values[fn.durable_client_param] = client_binding
         try:
             answer = await fn.call(data, values, str(uuid.uuid4()))
         except InvocationError as exc:

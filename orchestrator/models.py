@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from orchestrator.rules import SESSION_ID, variable_name_problem, variable_value_problem
 
 SessionStrategy = Literal["ephemeral", "reuse"]
 #: How the orchestrator waits for an execution: ``watch`` activities that poll the session
@@ -141,6 +143,31 @@ class OrchestrationInput(BoundaryModel):
     #: repeated POST can be told apart from a different one under the same key.
     request_hash: str | None = None
 
+    @model_validator(mode="after")
+    def _the_apis_rules(self) -> OrchestrationInput:
+        """The submission rules that need no settings, again: input may come another way."""
+        problems = []
+        for field, variables in (
+            ("environment_variables", self.environment_variables),
+            ("secret_environment_variables", self.secret_environment_variables),
+        ):
+            for name, value in variables.items():
+                problem = variable_name_problem(name)
+                if problem is None and field == "environment_variables":
+                    problem = variable_value_problem(value)
+                if problem is not None:
+                    problems.append(f"{field}.{name} {problem}")
+        overlap = set(self.environment_variables) & set(self.secret_environment_variables)
+        if overlap:
+            problems.append(f"variables set twice: {sorted(overlap)}")
+        if self.session.strategy == "reuse" and not SESSION_ID.fullmatch(self.session.name or ""):
+            problems.append("session.name must be 4 to 128 characters of A-Z a-z 0-9 _ -")
+        if "\x00" in self.command or not self.command.strip():
+            problems.append("command must name a command, without NUL characters")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 # --- activity payloads -----------------------------------------------------------
 
@@ -230,6 +257,8 @@ class RunRequest(StartRequest, UploadSpec):
     """
 
     watch: WatchOptions
+    #: The run's ``timeoutSeconds``, checked again against ``MaxTimeoutSeconds``.
+    run_timeout_seconds: int | None = None
 
 
 class LauncherSummaryDoc(BoundaryModel):

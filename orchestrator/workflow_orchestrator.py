@@ -208,8 +208,7 @@ class _Run:
                 ErrorDoc(
                     type="ActivityFailed",
                     message=clip(
-                        f"{name} failed after {self.config.retry_max_attempts} attempt(s): "
-                        f"{reason}"
+                        f"{name} failed after {self.config.retry_max_attempts} attempt(s): {reason}"
                     ),
                     stage=self.phase,
                     logs=logs_of(self.last_poll),
@@ -510,6 +509,7 @@ class _Run:
                 input_file_name=self.config.input_file_name,
                 output_file_name=self.config.output_file_name,
                 watch=self.watch_options(min(self.config.fast_watch_seconds, self.seconds_left())),
+                run_timeout_seconds=self.config.timeout_seconds,
             ),
             RunResult,
             stage="starting",

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from api.problems import ApiProblem
-from api.validation import DENIED_ENV_NAMES, has_entrypoint, parse_workflow_request
+from api.validation import has_entrypoint, parse_workflow_request
+from orchestrator.rules import DENIED_ENV_NAMES
 
 GOOD_CODE = "def run(payload):\n    return payload\n"
 

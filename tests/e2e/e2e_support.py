@@ -61,7 +61,9 @@ class StackClient:
         """The Durable management API's view of the instance (history included on request)."""
         params = {"showHistory": "true"} if show_history else {}
         response = self.http.get(
-            f"/runtime/webhooks/durabletask/instances/{instance_id}", params=params
+            f"/runtime/webhooks/durabletask/instances/{instance_id}",
+            params=params,
+            headers={"x-functions-key": self.stack.system_key},
         )
         assert response.status_code in (200, 202), response.text
         return response.json()

@@ -85,6 +85,7 @@ def _management(api: StackClient, instance: str) -> dict[str, Any]:
     response = api.http.get(
         f"/runtime/webhooks/durabletask/instances/{instance}",
         params={"showHistory": "true", "showHistoryOutput": "true", "showInput": "true"},
+        headers={"x-functions-key": api.stack.system_key},
     )
     assert response.status_code in (200, 202), response.text
     return response.json()

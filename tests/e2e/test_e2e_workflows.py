@@ -59,8 +59,11 @@ def test_submit_answers_202_with_location_and_status_urls(api: StackClient) -> N
     assert response.headers["Location"].endswith(f"/api/workflowStatus/{body['id']}")
     assert int(response.headers["Retry-After"]) >= 1
     assert body["statusUri"] == response.headers["Location"]
-    # The Durable management URL points at this same host and works.
-    management = api.http.get(body["statusQueryGetUri"])
+    # The Durable management URL points at this same host; it takes the system key.
+    assert api.http.get(body["statusQueryGetUri"]).status_code == 401
+    management = api.http.get(
+        body["statusQueryGetUri"], headers={"x-functions-key": api.stack.system_key}
+    )
     assert management.status_code in (200, 202)
     api.wait(body["id"])
 

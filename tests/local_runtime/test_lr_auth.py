@@ -156,15 +156,31 @@ def test_admin_level_takes_function_keys_without_a_master_key(
 # --- Durable webhooks and the library's client ---------------------------------------------
 
 
-def test_webhooks_need_a_key(
+def test_webhooks_need_the_system_key_not_a_function_key(
+    tmp_path: Path, client: httpx.Client, keys: tuple[str, str]
+) -> None:
+    """As on Azure: a caller's function key must not open every instance of the hub."""
+    system, master = new_key(), new_key()
+    config = AuthConfig(function_keys=keys, system_key=system, master_key=master)
+    with serve(tmp_path, config) as rt:
+        url = f"{rt.base_url}{WEBHOOK_PATH}/instances"
+        assert client.get(url).status_code == 401
+        refused = client.get(url, headers={"x-functions-key": keys[0]})
+        assert refused.status_code == 401
+        assert "system key" in refused.json()["error"]
+        assert client.get(url, params={"code": keys[1]}).status_code == 401
+        start = f"{rt.base_url}{WEBHOOK_PATH}/orchestrators/o_greet"
+        assert client.post(start, headers={"x-functions-key": keys[0]}).status_code == 401
+        assert client.get(url, headers={"x-functions-key": system}).status_code == 200
+        assert client.get(url, params={"code": system}).status_code == 200
+        assert client.get(url, headers={"x-functions-key": master}).status_code == 200
+
+
+def test_webhooks_are_closed_without_a_system_key(
     keyed: RunningRuntime, client: httpx.Client, keys: tuple[str, str]
 ) -> None:
     url = f"{keyed.base_url}{WEBHOOK_PATH}/instances"
-    assert client.get(url).status_code == 401
-    assert client.get(url, params={"code": new_key()}).status_code == 401
-    assert client.post(f"{keyed.base_url}{WEBHOOK_PATH}/orchestrators/o_greet").status_code == 401
-    assert client.get(url, headers={"x-functions-key": keys[0]}).status_code == 200
-    assert client.get(url, params={"code": keys[1]}).status_code == 200
+    assert client.get(url, headers={"x-functions-key": keys[0]}).status_code == 401
 
 
 def test_internal_rpc_path_needs_the_process_token(
@@ -176,52 +192,41 @@ def test_internal_rpc_path_needs_the_process_token(
     assert response.status_code == 404
 
 
-def test_durable_client_inside_a_function_works_with_keys_enforced(
-    keyed: RunningRuntime, client: httpx.Client, keys: tuple[str, str]
+def test_durable_client_inside_a_function_hands_out_urls_with_the_system_key(
+    tmp_path: Path, client: httpx.Client, keys: tuple[str, str]
 ) -> None:
-    response = client.post(f"{keyed.api_url}/start/Ada", headers={"x-functions-key": keys[0]})
-
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["runtimeStatus"] == "Completed"
-    assert body["output"] == "Hello Ada!"
-    status_url = body["management"]["statusQueryGetUri"]
-    # a header caller gets URLs without any key, and follows them with its header
-    assert "code=" not in status_url
-    assert RPC_PATH not in response.text
-    assert client.get(status_url).status_code == 401
-    followed = client.get(status_url, headers={"x-functions-key": keys[1]})
-    assert followed.status_code == 200
-    assert followed.json()["output"] == "Hello Ada!"
-
-
-def test_code_caller_gets_management_urls_carrying_its_own_code(
-    keyed: RunningRuntime, client: httpx.Client, keys: tuple[str, str]
-) -> None:
-    response = client.post(f"{keyed.api_url}/start/Bo", params={"code": keys[1]})
-
-    assert response.status_code == 200, response.text
-    management = response.json()["management"]
-    for name in ("statusQueryGetUri", "terminatePostUri", "purgeHistoryDeleteUri"):
-        assert parse_qs(urlsplit(management[name]).query)["code"] == [keys[1]], name
-    followed = client.get(management["statusQueryGetUri"])  # no header: the code is enough
-    assert followed.status_code == 200
-    assert followed.json()["output"] == "Hello Bo!"
+    """The binding's management URLs carry the system key, as on Azure (an app must not
+    pass them to callers as they are: ours strips it, see api.starter)."""
+    system = new_key()
+    with serve(tmp_path, AuthConfig(function_keys=keys, system_key=system)) as rt:
+        response = client.post(f"{rt.api_url}/start/Ada", headers={"x-functions-key": keys[0]})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["runtimeStatus"] == "Completed"
+        assert body["output"] == "Hello Ada!"
+        status_url = body["management"]["statusQueryGetUri"]
+        assert parse_qs(urlsplit(status_url).query)["code"] == [system]
+        assert RPC_PATH not in response.text
+        followed = client.get(status_url)  # the URL's own code is the system key
+        assert followed.status_code == 200
+        assert followed.json()["output"] == "Hello Ada!"
 
 
 def test_webhook_start_with_code_returns_urls_with_that_code_only(
-    keyed: RunningRuntime, client: httpx.Client, keys: tuple[str, str]
+    tmp_path: Path, client: httpx.Client, keys: tuple[str, str]
 ) -> None:
-    start = f"{keyed.base_url}{WEBHOOK_PATH}/orchestrators/o_greet"
-    with_code = client.post(start, params={"code": keys[0]}, json="Cy")
-    with_header = client.post(start, headers={"x-functions-key": keys[0]}, json="Di")
+    system = new_key()
+    with serve(tmp_path, AuthConfig(function_keys=keys, system_key=system)) as rt:
+        start = f"{rt.base_url}{WEBHOOK_PATH}/orchestrators/o_greet"
+        with_code = client.post(start, params={"code": system}, json="Cy")
+        with_header = client.post(start, headers={"x-functions-key": system}, json="Di")
 
-    assert with_code.status_code == with_header.status_code == 202
-    assert f"code={keys[0]}" in with_code.json()["statusQueryGetUri"]
-    assert with_code.headers["Location"] == with_code.json()["statusQueryGetUri"]
-    assert "code=" not in with_header.text
-    done = wait_status(client, with_code.json()["statusQueryGetUri"])
-    assert done.json()["output"] == "Hello Cy!"
+        assert with_code.status_code == with_header.status_code == 202
+        assert f"code={system}" in with_code.json()["statusQueryGetUri"]
+        assert with_code.headers["Location"] == with_code.json()["statusQueryGetUri"]
+        assert "code=" not in with_header.text
+        done = wait_status(client, with_code.json()["statusQueryGetUri"])
+        assert done.json()["output"] == "Hello Cy!"
 
 
 # --- configuration -------------------------------------------------------------------------

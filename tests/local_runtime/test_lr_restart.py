@@ -28,9 +28,16 @@ def free_port() -> int:
 
 
 def write_settings(tmp: Path) -> str:
-    """A local.settings.json with one function key (the CLI enforces it); returns the key."""
+    """A local.settings.json with a function key and the Durable API's system key.
+
+    Returns the function key; the management URLs the app hands out carry the system key
+    themselves (as Azure's do), so following them needs no header.
+    """
     key = secrets.token_urlsafe(16)
-    values = {"LocalRuntime__FunctionKeys": key}
+    values = {
+        "LocalRuntime__FunctionKeys": key,
+        "LocalRuntime__DurableTaskExtensionKey": secrets.token_urlsafe(16),
+    }
     (tmp / "local.settings.json").write_text(json.dumps({"Values": values}))
     return key
 
@@ -63,7 +70,8 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def history(client: httpx.Client, url: str) -> list[dict]:
-    return client.get(url, params={"showHistory": "true"}).json()["historyEvents"]
+    with_history = httpx.URL(url).copy_merge_params({"showHistory": "true"})  # keeps its code
+    return client.get(with_history).json()["historyEvents"]
 
 
 def wait_for_scheduled(client: httpx.Client, url: str, count: int) -> None:
@@ -83,8 +91,11 @@ def test_sigkill_mid_run_resumes_and_completes_once(tmp_path: Path) -> None:
     processes = [launch(port, db, tmp_path)]
     try:
         with http_client() as client:
-            client.headers["x-functions-key"] = key  # the management URLs need it
-            started = client.post(f"http://127.0.0.1:{port}/api/orchestrators/o_slow", json=1.0)
+            started = client.post(
+                f"http://127.0.0.1:{port}/api/orchestrators/o_slow",
+                json=1.0,
+                headers={"x-functions-key": key},
+            )
             assert started.status_code == 202
             url = started.json()["statusQueryGetUri"]
 
