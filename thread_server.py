@@ -11,6 +11,7 @@ reported instead of hanging.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -22,9 +23,68 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 STARTUP_TIMEOUT_SECONDS = 15.0
 SHUTDOWN_TIMEOUT_SECONDS = 15.0
+#: A connection must deliver a request's complete head within this time (slowloris guard).
+HEADER_TIMEOUT_SECONDS = 10.0
+#: Connections (and in-flight requests) served at once; beyond it uvicorn answers 503.
+MAX_CONNECTIONS = 256
+#: Largest request head (request line + headers) accepted.
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head.
+
+    uvicorn times out idle keep-alive connections but not a client that sends a request
+    line and then headers a byte at a time: each such connection would stay open for
+    ever. Here a connection that has not completed a request head within
+    ``HEADER_TIMEOUT_SECONDS`` (from its opening, or from the end of its previous
+    response) is closed.
+    """
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None and self._head_timer is not None:  # a request has begun
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_timer()  # the next request on this connection gets a deadline too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        in_request = self.cycle is not None and not self.cycle.response_complete
+        if not in_request and not self.transport.is_closing():
+            self.transport.close()
+
+
+#: uvicorn settings every server here runs with (bounded heads, connections).
+BOUNDED = {
+    "http": BoundedH11Protocol,
+    "limit_concurrency": MAX_CONNECTIONS,
+    "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+}
 
 
 class ThreadServerError(RuntimeError):
@@ -65,7 +125,9 @@ def serve_in_thread(
     """
     sock = sock or bind(host, port)
     server = uvicorn.Server(
-        uvicorn.Config(app, lifespan=lifespan, log_level=log_level, access_log=False, **config)
+        uvicorn.Config(
+            app, lifespan=lifespan, log_level=log_level, access_log=False, **(BOUNDED | config)
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
@@ -139,7 +201,7 @@ def serve_process(app: Any, *, sock: socket.socket, log_level: str = "warning", 
     """
     ready = os.environ.pop(READY_FD_ENV, None)
     server = _ReadyServer(
-        uvicorn.Config(app, log_level=log_level, lifespan="on", **config),
+        uvicorn.Config(app, log_level=log_level, lifespan="on", **(BOUNDED | config)),
         int(ready) if ready else None,
     )
     server.run(sockets=[sock])

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from local_runtime import auth, durable_api
+from local_runtime.bounds import RequestBounds, max_body_bytes
 from local_runtime.invocation import (
     HttpFunction,
     HttpRequestData,
@@ -56,8 +59,8 @@ def route_paths(route: str, *, prefix: str) -> list[str]:
     return [base + (p or "/") if base else (p or "/") for p in paths]
 
 
-def build_asgi_app(runtime: LocalRuntime) -> Starlette:
-    """The Starlette app serving the runtime's function app."""
+def build_asgi_app(runtime: LocalRuntime) -> Any:
+    """The ASGI app serving the runtime's function app, behind the host's request bounds."""
     options = runtime.config.options
     rpc_token = runtime.rpc_token
     function_routes: list[tuple[int, BaseRoute]] = []
@@ -85,7 +88,7 @@ def build_asgi_app(runtime: LocalRuntime) -> Starlette:
             await runtime.stop()
             await _close_durable_http_session()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             *durable_api.routes(
                 runtime,
@@ -97,6 +100,7 @@ def build_asgi_app(runtime: LocalRuntime) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return RequestBounds(app, max_body_bytes=max_body_bytes(os.environ))
 
 
 def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
