@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -194,9 +195,17 @@ class _Child:
             self.log = None
 
 
+def make_private_dir(folder: Path) -> None:
+    """Create the state dir 0700 (and narrow it, unless it is a shared sticky dir like /tmp)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = folder.stat().st_mode
+    if not mode & stat.S_ISVTX and mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
 def lock_state_dir(state_dir: Path) -> int:
     """An exclusive lock on the state dir (held until the fd is closed or we die)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(state_dir)
     fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -305,6 +314,11 @@ class LocalStack:
             os.close(self._lock)
             self._lock = None
 
+    def pids(self) -> dict[str, int]:
+        """The process id of each running child (``runtime``, ``emulator``)."""
+        children = {"runtime": self._runtime, "emulator": self._emulator}
+        return {name: c.process.pid for name, c in children.items() if c is not None}
+
     def alive(self) -> bool:
         """Whether both children are still running."""
         return all(c is not None and c.alive() for c in (self._runtime, self._emulator))
@@ -340,7 +354,12 @@ class LocalStack:
     def _log(self, name: str) -> IO[bytes] | None:
         if not self.config.log_to_files:
             return None
-        return open(self.config.state_dir / f"{name}.log", "ab")
+        # Logs name sessions and runs: private to the stack's user, like the store.
+        fd = os.open(
+            self.config.state_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "ab")
 
     def log_tail(self, name: str, *, chars: int = 4000) -> str:
         """The end of a child's log file (for test failure messages)."""

@@ -14,7 +14,9 @@ Tables:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -225,13 +227,30 @@ _UPDATABLE = frozenset(
 )
 
 
+def _create_private(path: Path) -> None:
+    """The store file (every caller's code, input and history) readable by its owner only.
+
+    SQLite gives the -wal and -shm files the database file's permissions, so creating
+    the file 0600 first covers them; files an older version left open are narrowed too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 class SqliteStore:
     """The DurableStore on one SQLite file in WAL mode, one connection behind a lock."""
 
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=30

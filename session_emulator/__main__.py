@@ -21,6 +21,7 @@ from .config import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_POOL_PREFIX,
     EmulatorConfig,
+    ResourceLimits,
 )
 from .sandbox import SandboxUnavailable, select_isolation
 
@@ -57,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pool-prefix", default=DEFAULT_POOL_PREFIX)
     p.add_argument("--python", default=sys.executable, help="interpreter used in the sandbox")
     p.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    defaults = ResourceLimits()
+    p.add_argument(
+        "--session-memory-bytes",
+        type=int,
+        default=defaults.session_memory_bytes,
+        help="memory of all of a session's processes together, /tmp included (a cgroup)",
+    )
+    p.add_argument(
+        "--tmp-bytes", type=int, default=defaults.tmp_bytes, help="size of a session's /tmp"
+    )
+    p.add_argument(
+        "--disk-bytes", type=int, default=defaults.disk_bytes, help="quota of a session's /mnt/data"
+    )
+    p.add_argument(
+        "--disk-files",
+        type=int,
+        default=defaults.disk_entries,
+        help="files and folders a session's /mnt/data may hold",
+    )
     p.add_argument(
         "--insecure-no-sandbox",
         action="store_true",
@@ -89,6 +109,12 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         insecure_no_sandbox=args.insecure_no_sandbox,
         max_upload_bytes=args.max_upload_bytes,
         single_session_dir=args.single_session_dir,
+        limits=ResourceLimits(
+            session_memory_bytes=args.session_memory_bytes,
+            tmp_bytes=args.tmp_bytes,
+            disk_bytes=args.disk_bytes,
+            disk_entries=args.disk_files,
+        ),
     )
 
 
@@ -134,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.error("refusing to start: %s", exc)
         return 2
     app = create_app(config, isolation=isolation)
+    logging.info("sandbox: %s", isolation[0].describe())
     print(
         f"session emulator: pool endpoint http://{config.host}:{config.port}{config.pool_prefix}",
         flush=True,

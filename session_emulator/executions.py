@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cgroups import SessionCgroups, join_argv
 from .config import EmulatorConfig
-from .sandbox import InterpreterInfo, Isolation, NoIsolation, sandbox_env
+from .quota import QUOTA_CHECK_SECONDS, QUOTA_EXCEEDED, DiskBudget
+from .sandbox import InterpreterInfo, Isolation, NoIsolation, sandbox_env, seccomp_fd
 
 log = logging.getLogger("session_emulator.executions")
 
@@ -172,47 +174,92 @@ class Runner:
     """Runs executions with one isolation backend; the lifespan owns one of these."""
 
     def __init__(
-        self, *, config: EmulatorConfig, isolation: Isolation, interpreter: InterpreterInfo
+        self,
+        *,
+        config: EmulatorConfig,
+        isolation: Isolation,
+        interpreter: InterpreterInfo,
+        cgroups: SessionCgroups | None = None,
     ) -> None:
         self.config = config
         self.isolation = isolation
+        self.cgroups = cgroups
         self._env = sandbox_env(interpreter)
         limits = config.limits
+        self.budget = DiskBudget(limits.disk_bytes, limits.disk_entries)
+        # Without a session cgroup, the address-space limit is the only memory bound.
+        memory = limits.address_space_bytes
+        if cgroups is None:
+            memory = min(memory, limits.session_memory_bytes)
         self._limits = [
-            ["RLIMIT_AS", limits.address_space_bytes],
+            ["RLIMIT_AS", memory],
             ["RLIMIT_NPROC", limits.processes],
-            ["RLIMIT_FSIZE", limits.file_size_bytes],
+            ["RLIMIT_FSIZE", min(limits.file_size_bytes, limits.disk_bytes)],
             ["RLIMIT_NOFILE", limits.open_files],
         ]
 
-    async def run(self, execution: Execution, *, code: str, session_dir: Path, uid: int | None):
+    def describe_limits(self) -> str:
+        """One line for the start-up log: how a session's memory is bounded."""
+        if self.cgroups is not None:
+            return self.cgroups.describe()
+        limits = self.config.limits
+        return (
+            "no session cgroup (needs root and a writable cgroup file system): memory is "
+            f"bounded per process ({self._limits[0][1]} bytes, {limits.processes} processes)"
+        )
+
+    async def over_quota(self, session_dir: Path) -> bool:
+        """Whether the session's /mnt/data is over its disk or inode budget."""
+        usage = await asyncio.to_thread(self.budget.measure, session_dir)
+        return self.budget.over(usage)
+
+    async def run(
+        self,
+        execution: Execution,
+        *,
+        code: str,
+        session_dir: Path,
+        uid: int | None,
+        slot: int = 0,
+    ):
         """Run ``code`` and fill in ``execution``; never raises for user-code problems."""
         if execution.status is ExecutionStatus.CANCELED:  # session deleted before it started
+            return
+        if await self.over_quota(session_dir):
+            execution.status = ExecutionStatus.FAILED
+            execution.error = {"code": QUOTA_EXCEEDED, "message": self.budget.message()}
             return
         if isinstance(self.isolation, NoIsolation):
             log.warning("execution %s runs WITHOUT a sandbox (--insecure-no-sandbox)", execution.id)
         keep = execution.output_max_length * 4  # UTF-8: at most 4 bytes per character
         cpu = int(execution.timeout_seconds) + self.config.limits.cpu_seconds_margin
-        read_fd, write_fd = os.pipe()
         env = dict(self._env)
-        env["EMU_RESULT_FD"] = str(write_fd)
         env["EMU_RESULT_MAX"] = str(self.config.max_execution_result_bytes)
         env["EMU_LIMITS"] = json.dumps([*self._limits, ["RLIMIT_CPU", cpu]])
         if uid is not None and self.isolation.drops_uid:
             env["EMU_UID"] = str(uid)
+        join: list[Path] = []
+        oom_before = 0
+        if self.cgroups is not None:
+            join = await asyncio.to_thread(self.cgroups.prepare, slot)
+            oom_before = self.cgroups.oom_kills(slot)
+        read_fd, write_fd = os.pipe()
+        env["EMU_RESULT_FD"] = str(write_fd)
         started = time.perf_counter()
         try:
             try:
-                process = await asyncio.create_subprocess_exec(
-                    *self.isolation.argv(session_dir=session_dir),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    env=env,
-                    cwd=session_dir,
-                    pass_fds=(write_fd,),
-                    start_new_session=True,
-                )
+                with seccomp_fd(self.isolation) as program:
+                    argv = self.isolation.argv(session_dir=session_dir, seccomp_fd=program)
+                    process = await asyncio.create_subprocess_exec(
+                        *join_argv(join, argv),
+                        stdin=asyncio.subprocess.PIPE,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                        env=env,
+                        cwd=session_dir,
+                        pass_fds=(write_fd,) if program is None else (write_fd, program),
+                        start_new_session=True,
+                    )
             finally:
                 os.close(write_fd)
         except OSError as exc:
@@ -231,17 +278,14 @@ class Runner:
             asyncio.create_task(_drain(process.stderr, keep)),
             asyncio.create_task(_drain(result_reader, self.config.max_execution_result_bytes * 2)),
         ]
-        timed_out = False
+        outcome = "exited"
         try:
             assert process.stdin is not None
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 process.stdin.write(code.encode("utf-8", errors="surrogatepass"))
                 await process.stdin.drain()
                 process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=execution.timeout_seconds)
-            except TimeoutError:
-                timed_out = True
+            outcome = await self._watch(process, execution.timeout_seconds, session_dir)
         finally:
             _killpg(process)  # on timeout or cancel: the whole group / pid namespace
             await process.wait()
@@ -254,19 +298,57 @@ class Runner:
             for task in pending:
                 task.cancel()
             execution.execution_time_ms = int((time.perf_counter() - started) * 1000)
+        if outcome == "exited" and await self.over_quota(session_dir):
+            outcome = "quota"
         stdout, stderr, raw_result = (t.result() if t in done else b"" for t in drains)
         execution.stdout = _truncate(stdout, execution.output_max_length)
         execution.stderr = _truncate(stderr, execution.output_max_length)
-        self._finish(execution, process.returncode, raw_result, timed_out=timed_out)
+        self._finish(execution, process.returncode, raw_result, outcome=outcome)
+        if self.cgroups is not None and self.cgroups.oom_kills(slot) > oom_before:
+            self._out_of_memory(execution)
 
-    @staticmethod
+    async def _watch(self, process: asyncio.subprocess.Process, timeout: float, folder: Path):
+        """Wait for the process: "exited", or "timeout", or "quota" (/mnt/data over budget)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiter = asyncio.ensure_future(process.wait())
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return "timeout"
+                done, _ = await asyncio.wait({waiter}, timeout=min(remaining, QUOTA_CHECK_SECONDS))
+                if done:
+                    return "exited"
+                if await self.over_quota(folder):
+                    return "quota"
+        finally:
+            waiter.cancel()
+
+    def _out_of_memory(self, execution: Execution) -> None:
+        """An execution whose process the OOM killer took: say so, not just "signal 9"."""
+        if execution.status is not ExecutionStatus.FAILED or execution.error is None:
+            return
+        if execution.error.get("code") != "ExecutionError":
+            return
+        limit = self.config.limits.session_memory_bytes
+        execution.error["message"] = (
+            f"The session ran out of memory (its limit is {limit} bytes): "
+            + execution.error["message"]
+        )
+
     def _finish(
-        execution: Execution, returncode: int | None, raw_result: bytes, *, timed_out: bool
+        self, execution: Execution, returncode: int | None, raw_result: bytes, *, outcome: str
     ) -> None:
         """Map what happened to the service's status and error body."""
         if execution.status in TERMINAL:  # a kill already decided (deleted session, shutdown)
             return
-        if timed_out:
+        if outcome == "quota":
+            execution.status = ExecutionStatus.FAILED
+            execution.error = {"code": QUOTA_EXCEEDED, "message": self.budget.message()}
+            execution.execution_result = None
+            return
+        if outcome == "timeout":
             execution.status = ExecutionStatus.FAILED
             execution.error = {
                 "code": "Timeout",

