@@ -36,11 +36,15 @@ def test_logs_hold_no_identifier_key_token_or_secret(tmp_path: Path) -> None:
         )
         assert by_query.status_code == 202, by_query.text
         api.wait(by_query.json()["id"])
+        private = ("runtime.log", "emulator.log", "durable.sqlite3")
+        modes = {name: (tmp_path / name).stat().st_mode & 0o777 for name in private}
         runtime_log = stack.log_tail("runtime", chars=10_000_000)
         emulator_log = stack.log_tail("emulator", chars=10_000_000)
         values = stack.values
 
     assert ephemeral["runtimeStatus"] == reused["runtimeStatus"] == "Completed"
+    assert set(modes.values()) == {0o600}, modes  # logs and store: the owner's only
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
     hmac_key = values["AzureSession__SessionIdentifierKey"].encode()
     identifiers = {
         derive_identifier(SessionRef(strategy="ephemeral"), instance, hmac_key)
