@@ -14,7 +14,7 @@ import azure.functions as func
 import httpx
 
 from activities.identity import identifier_key
-from api.problems import json_response
+from api.problems import ApiProblem, json_response, problem_response
 from settings import SessionSettings, SettingsError, get_settings
 from telemetry import get_logger
 
@@ -76,6 +76,10 @@ async def probe_pool(
     return "unreachable", f"HTTP {response.status_code}"
 
 
+#: What ``?deep=`` accepts (OpenAPI serializes a boolean query parameter as true/false).
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
 async def health(
     req: func.HttpRequest, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> func.HttpResponse:
@@ -83,7 +87,16 @@ async def health(
     settings, settings_state = check_settings()
     pool: PoolState = "unknown"
     pool_detail = None
-    deep = (req.params.get("deep") or "").strip().lower() in ("true", "1", "yes")
+    deep = BOOLEANS.get((req.params.get("deep") or "false").strip().lower())
+    if deep is None:
+        return problem_response(
+            ApiProblem(
+                400,
+                "Invalid request",
+                "Bad query parameter(s): deep.",
+                errors=[{"path": "deep", "message": "must be true or false"}],
+            )
+        )
     if deep and settings is not None:
         pool, pool_detail = await probe_pool(settings, transport=transport)
         if pool != "ok":

@@ -15,7 +15,10 @@ class WorkflowRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    workflow_code: str = Field(alias="workflowCode")
+    #: Documented as non-blank; that it compiles and defines an entrypoint is checked too.
+    workflow_code: str = Field(
+        alias="workflowCode", json_schema_extra={"minLength": 1, "pattern": "\\S"}
+    )
     input: dict[str, Any] | None = Field(None, alias="input")
     session_id: str | None = Field(None, alias="sessionId")
     #: ``ephemeral`` (default) or ``reuse`` (needs ``sessionId``); a ``sessionId`` alone

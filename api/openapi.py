@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from api import schemas
 from api.health import VERSION
 from api.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from api.listing import RUNTIME_STATUSES
 from api.models import CancelRequest, WorkflowRequest
 from api.problems import PROBLEM_CONTENT_TYPE, json_response
 from api.starter import origin_of
@@ -123,11 +124,15 @@ OPERATIONS: tuple[Operation, ...] = (
         method="get",
         summary="The caller's own recent runs, newest first, in pages.",
         parameters=(
-            _query(
-                "status",
-                "Comma-separated runtime statuses (Durable's names), e.g. Running,Completed.",
-                {"type": "string"},
-            ),
+            {
+                **_query(
+                    "status",
+                    "Runtime statuses (Durable's names), comma-separated: Running,Completed.",
+                    {"type": "array", "items": {"enum": list(RUNTIME_STATUSES)}, "minItems": 1},
+                ),
+                "style": "form",
+                "explode": False,
+            },
             _query(
                 "top",
                 "Page size.",
@@ -198,6 +203,7 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=(_query("deep", "Also probe the pool.", {"type": "boolean", "default": False}),),
         responses={
             200: Response("Healthy.", schemas.Health),
+            400: _problem("deep is not true or false."),
             503: Response("Degraded: bad settings or an unreachable pool.", schemas.Health),
         },
     ),

@@ -63,11 +63,18 @@ def build_asgi_app(runtime: LocalRuntime) -> Any:
     """The ASGI app serving the runtime's function app, behind the host's request bounds."""
     options = runtime.config.options
     rpc_token = runtime.rpc_token
-    function_routes: list[tuple[int, BaseRoute]] = []
+    # Functions sharing a route (GET and POST /workflows) become one route, so that a
+    # 405 lists every method the path accepts in its Allow header.
+    by_path: dict[str, dict[str | None, Any]] = {}
     for fn in runtime.index.http:
         for path in route_paths(fn.route, prefix=options.route_prefix):
             endpoint = _endpoint(runtime, fn, rpc_token=rpc_token)
-            function_routes.append((path.count("{"), Route(path, endpoint, methods=fn.methods)))
+            handlers = by_path.setdefault(path, {})
+            for method in fn.methods or [None]:
+                handlers.setdefault(method.upper() if method else None, endpoint)
+    function_routes: list[tuple[int, BaseRoute]] = [
+        (path.count("{"), _shared_route(path, handlers)) for path, handlers in by_path.items()
+    ]
     function_routes.sort(key=lambda item: item[0])
 
     @contextlib.asynccontextmanager
@@ -101,6 +108,18 @@ def build_asgi_app(runtime: LocalRuntime) -> Any:
         lifespan=lifespan,
     )
     return RequestBounds(app, max_body_bytes=max_body_bytes(os.environ))
+
+
+def _shared_route(path: str, handlers: dict[str | None, Any]) -> Route:
+    """One route for every function on ``path``, dispatching on the method."""
+    if None in handlers:  # a function that takes any method
+        return Route(path, handlers[None], methods=None)
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=[m for m in handlers if m is not None])
 
 
 def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
