@@ -31,3 +31,19 @@ def test_every_setting_is_documented_and_every_documented_setting_exists() -> No
         names.add(aliases[1])
 
     assert documented == names
+
+
+def test_security_limits_table_matches_the_emulator_defaults() -> None:
+    from session_emulator.config import GIB, MIB, ResourceLimits
+
+    text = (REPO / "docs" / "security.md").read_text()
+    limits = ResourceLimits()
+    rows = {
+        "--session-memory-bytes": f"{limits.session_memory_bytes // GIB} GiB",
+        "--tmp-bytes": f"{limits.tmp_bytes // MIB} MiB",
+        "--disk-bytes": f"{limits.disk_bytes // GIB} GiB",
+        "--disk-files": f"{limits.disk_entries:,}",
+    }
+    for flag, default in rows.items():
+        row = next(line for line in text.splitlines() if f"`{flag}`" in line)
+        assert f"| {default}" in row, (flag, row)
