@@ -320,8 +320,8 @@ class _Run:
             execution_seconds=min(service_limit, round(launcher_limit + margin, 3)),
         )
 
-    def start(self) -> Steps:
-        """Start the execution under :meth:`execution_limits`; returns those limits."""
+    def begin_execution(self) -> ExecutionLimits:
+        """Say "starting", check time is left, and name the execution (deterministically)."""
         self.status("starting")
         limits = self.execution_limits()
         if limits.launcher_seconds <= 0:
@@ -332,6 +332,11 @@ class _Run:
                 limit=self.run_deadline(),
             )
         self.execution_id = str(self.context.new_uuid())
+        return limits
+
+    def start(self) -> Steps:
+        """Start the execution under :meth:`execution_limits`; returns those limits."""
+        limits = self.begin_execution()
         result = yield from self.call_with_session(
             names.START_EXECUTION,
             StartRequest(
@@ -480,16 +485,7 @@ class _Run:
         longer one one ``WatchExecution`` per ``watch_window_seconds``, each seeing the end
         at most ``watch_max_poll_seconds`` late. Returns the final report and the limits.
         """
-        self.status("starting")
-        limits = self.execution_limits()
-        if limits.launcher_seconds <= 0:
-            raise self.fail(
-                DEADLINE_EXCEEDED,
-                f"timeoutSeconds ({self.config.timeout_seconds} s) passed before the "
-                "execution could start.",
-                limit=self.run_deadline(),
-            )
-        self.execution_id = str(self.context.new_uuid())
+        limits = self.begin_execution()
         started: RunResult = yield from self.call_with_session(
             names.RUN_EXECUTION,
             RunRequest(
