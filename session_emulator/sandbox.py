@@ -145,12 +145,14 @@ def seccomp_fd(isolation: Isolation) -> Iterator[int | None]:
         os.close(read_fd)
 
 
-def root_binds(paths: Sequence[Path]) -> list[str]:
-    """bwrap arguments building a read-only root of system folders, /etc entries and ``paths``.
+def root_binds(paths: Sequence[Path], *, tmp_bytes: int) -> list[str]:
+    """bwrap arguments building the sandbox's root: system folders, /etc entries, a private
+    /tmp of ``tmp_bytes``, then ``paths``.
 
     ``paths`` (the interpreter's folders, configured extras) are bound read-only where
-    they live; their parents are created traversable (bwrap would make them 0700, which
-    the per-session uid could not enter).
+    they live, after /tmp is mounted so that a checkout under /tmp stays visible; their
+    parents are created traversable (bwrap would make them 0700, which the per-session
+    uid could not enter).
     """
     args: list[str] = []
     system: list[Path] = []
@@ -164,6 +166,8 @@ def root_binds(paths: Sequence[Path]) -> list[str]:
     args += ["--perms", "0755", "--dir", "/etc"]
     for entry in ETC_ENTRIES:
         args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    args += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     bound: list[Path] = []
     for path in sorted({p.resolve() for p in paths if p.exists()}):
         if path == Path("/") or any(path.is_relative_to(p) for p in [*system, *bound]):
@@ -185,8 +189,7 @@ class BwrapIsolation(Isolation):
         self.privileged = os.geteuid() == 0
         self.drops_uid = self.privileged
         readable = [*interpreter.needed_paths, *config.extra_readonly_paths]
-        prefix = [bwrap, *root_binds(readable), "--dev", "/dev", "--proc", "/proc"]
-        prefix += ["--perms", "1777", "--size", str(config.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        prefix = [bwrap, *root_binds(readable, tmp_bytes=config.limits.tmp_bytes)]
         prefix += ["--perms", "0755", "--dir", "/mnt"]
         if self.privileged:
             # No user namespace: the bootstrap keeps CAP_SETUID/SETGID just long enough

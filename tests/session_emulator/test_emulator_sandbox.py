@@ -144,7 +144,7 @@ def test_root_binds_recreate_links_and_make_parents_traversable(tmp_path: Path) 
 
     inner = tmp_path / "a" / "b" / "venv"
     inner.mkdir(parents=True)
-    args = root_binds([inner, inner / "lib", Path("/usr/lib")])
+    args = root_binds([inner, inner / "lib", Path("/usr/lib")], tmp_bytes=1024)
     joined = " ".join(args)
     assert f"--ro-bind {inner} {inner}" in joined
     assert f"--ro-bind {inner / 'lib'}" not in joined  # inside a folder already bound
@@ -153,6 +153,8 @@ def test_root_binds_recreate_links_and_make_parents_traversable(tmp_path: Path) 
     if Path("/bin").is_symlink():
         assert f"--symlink {os.readlink('/bin')} /bin" in joined
     assert "--ro-bind / /" not in joined
+    # /tmp is mounted before the interpreter's folders: a checkout under /tmp stays visible
+    assert args.index("/tmp") < args.index(str(inner))
 
 
 async def test_fork_bomb_is_contained(http, identifier):
@@ -215,3 +217,19 @@ async def test_sessions_run_as_distinct_unprivileged_uids(http, identifier):
     b = await run_code(http, new_identifier(), "import os\nos.getuid()")
     assert a["result"]["executionResult"] != b["result"]["executionResult"]
     assert a["result"]["executionResult"] >= 200_000
+
+
+async def test_an_interpreter_under_tmp_is_visible_in_the_sandbox(tmp_path: Path) -> None:
+    """A checkout (and its venvs) under /tmp, as on some CI machines, still runs code."""
+    import subprocess
+    import venv
+
+    assert str(tmp_path).startswith("/tmp/") or not Path("/tmp").is_dir()
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    python = tmp_path / "venv" / "bin" / "python"
+    subprocess.run([python, "-c", "pass"], check=True)
+    config = emulator_config(tmp_path / "data", python=str(python))
+    with run_emulator(config) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            body = await run_code(client, new_identifier(), "import sys\nprint(sys.prefix)")
+    assert body["result"]["stdout"] == f"{tmp_path / 'venv'}\n", body
