@@ -630,6 +630,269 @@ def redact_secrets(text: str, environ: Mapping) -> str:
     return text
 
 
+# --- the trace: finished spans as JSON lines, and a small progress view ----------------------
+
+TRACE_VALUE_MAX_CHARS = 1000
+TRACE_DATA_MAX_CHARS = 4000
+
+
+def _clip(value, limit: int = TRACE_VALUE_MAX_CHARS):
+    """A JSON-safe value no longer than ``limit`` characters once encoded."""
+    value = to_jsonable(value)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return value
+    return text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _usage(obj) -> dict:
+    """Token counts from an SDK usage object or dict (either naming), else {}."""
+    if obj is None:
+        return {}
+    get = obj.get if isinstance(obj, dict) else lambda k, d=None: getattr(obj, k, d)
+    found = {}
+    for key, names in (("input", ("input_tokens", "prompt_tokens")),
+                       ("output", ("output_tokens", "completion_tokens"))):  # fmt: skip
+        for name in names:
+            value = get(name, None)
+            if isinstance(value, int):
+                found[key] = value
+                break
+    return found
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+class TraceWriter:
+    """Appends each finished span to the trace file and keeps the progress file current.
+
+    Written for the host, which reads progress.json while the run executes and the trace
+    when it ends. The trace is capped at ``max_bytes`` (a final ``truncated`` line says so);
+    both files are removed at start so a reused session never shows an older run's trace.
+    """
+
+    def __init__(self, trace_path: str, progress_path: str, max_bytes: int) -> None:
+        import threading
+
+        self.trace_path = trace_path
+        self.progress_path = progress_path
+        self.max_bytes = max_bytes
+        self.written = 0
+        self.truncated = False
+        self.steps = 0
+        self.agents = []  # agent spans open now, innermost last
+        self.last = None
+        self.tokens = {"input": 0, "output": 0}
+        self.started = time.monotonic()
+        self.traces = {}
+        self.lock = threading.Lock()
+        for path in (trace_path, progress_path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+    # the Agents SDK's TracingProcessor callbacks -------------------------------------------
+
+    def trace_started(self, trace) -> None:
+        with self.lock:
+            self.traces[getattr(trace, "trace_id", None)] = _now()
+
+    def trace_ended(self, trace) -> None:
+        trace_id = getattr(trace, "trace_id", None)
+        with self.lock:
+            started = self.traces.pop(trace_id, None)
+        self.record(
+            {
+                "type": "trace",
+                "name": getattr(trace, "name", None) or "trace",
+                "id": trace_id,
+                "parentId": None,
+                "traceId": trace_id,
+                "startedAt": started,
+                "endedAt": _now(),
+                "data": {},
+            }
+        )
+
+    def span_started(self, span) -> None:
+        data = getattr(span, "span_data", None)
+        if getattr(data, "type", None) == "agent":
+            with self.lock:
+                self.agents.append((getattr(span, "span_id", None), getattr(data, "name", None)))
+            self.write_progress()
+
+    def span_ended(self, span) -> None:
+        span_id = getattr(span, "span_id", None)
+        with self.lock:
+            self.agents = [(i, n) for i, n in self.agents if i != span_id]
+        try:
+            entry = self.describe(span)
+        except Exception as exc:  # a span we cannot read must not break the run
+            entry = {"type": "unknown", "name": type(exc).__name__, "id": span_id, "data": {}}
+        self.record(entry)
+
+    def describe(self, span) -> dict:
+        """The trace line of one finished SDK span."""
+        data = span.span_data
+        kind = getattr(data, "type", "unknown")
+        exported = data.export() or {}
+        name = getattr(data, "name", None) or kind
+        details = {}
+        usage = {}
+        if kind == "agent":
+            details = {k: exported.get(k) for k in ("tools", "handoffs", "output_type")}
+        elif kind == "generation":
+            name = exported.get("model") or "generation"
+            usage = _usage(exported.get("usage"))
+            details = {"model": exported.get("model")}
+        elif kind == "response":
+            response = getattr(data, "response", None)
+            name = getattr(response, "model", None) or "response"
+            usage = _usage(exported.get("usage")) or _usage(getattr(response, "usage", None))
+            details = {
+                "model": getattr(response, "model", None),
+                "responseId": exported.get("response_id"),
+            }
+        elif kind == "function":
+            details = {
+                "input": _clip(exported.get("input")),
+                "output": _clip(exported.get("output")),
+            }
+        elif kind == "guardrail":
+            details = {"triggered": bool(exported.get("triggered"))}
+        elif kind == "handoff":
+            name = f"{exported.get('from_agent')} -> {exported.get('to_agent')}"
+            details = {"from": exported.get("from_agent"), "to": exported.get("to_agent")}
+        else:
+            details = {"data": _clip(exported, TRACE_DATA_MAX_CHARS)}
+        if usage:
+            details["usage"] = usage
+        error = getattr(span, "error", None)
+        return {
+            "type": kind,
+            "name": _clip(name, 200),
+            "id": getattr(span, "span_id", None),
+            "parentId": getattr(span, "parent_id", None),
+            "traceId": getattr(span, "trace_id", None),
+            "startedAt": getattr(span, "started_at", None),
+            "endedAt": getattr(span, "ended_at", None),
+            "error": _clip(error) if error else None,
+            "data": details,
+        }
+
+    # aro_progress(...) for workflows without the Agents SDK --------------------------------
+
+    def progress(self, step, **fields) -> None:
+        """Record a progress event: ``aro_progress("fetched", rows=120)``."""
+        now = _now()
+        self.record(
+            {
+                "type": "progress",
+                "name": _clip(str(step), 200),
+                "id": uuid.uuid4().hex[:16],
+                "parentId": None,
+                "traceId": None,
+                "startedAt": now,
+                "endedAt": now,
+                "data": {str(k): _clip(v) for k, v in fields.items()},
+            }
+        )
+
+    # files ---------------------------------------------------------------------------------
+
+    def record(self, entry: dict) -> None:
+        usage = (entry.get("data") or {}).get("usage") or {}
+        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode(
+            "utf-8", "replace"
+        )
+        with self.lock:
+            if entry["type"] != "trace":
+                self.steps += 1
+                self.last = {
+                    "type": entry["type"],
+                    "name": entry.get("name"),
+                    "at": entry.get("endedAt"),
+                }
+            for key in ("input", "output"):
+                self.tokens[key] += usage.get(key, 0)
+            if self.truncated:
+                line = b""
+            elif self.written + len(line) > self.max_bytes:
+                self.truncated = True
+                line = (
+                    json.dumps({"type": "truncated", "name": f"over {self.max_bytes} bytes"}) + "\n"
+                ).encode()
+            if line:
+                with contextlib.suppress(OSError), open(self.trace_path, "ab") as handle:
+                    handle.write(line)
+                self.written += len(line)
+        self.write_progress()
+
+    def write_progress(self) -> None:
+        """progress.json, replaced whole (small; no fsync: it is advisory)."""
+        with self.lock:
+            document = {
+                "steps": self.steps,
+                "agent": self.agents[-1][1] if self.agents else None,
+                "last": self.last,
+                "tokens": dict(self.tokens),
+                "elapsedMs": int((time.monotonic() - self.started) * 1000),
+                "truncated": self.truncated,
+            }
+            temporary = f"{self.progress_path}.{os.getpid()}.tmp"
+            with contextlib.suppress(OSError):
+                with open(temporary, "w", encoding="utf-8") as handle:
+                    json.dump(document, handle, ensure_ascii=False, default=str)
+                os.replace(temporary, self.progress_path)
+
+
+def install_agents_tracing(writer: TraceWriter) -> bool:
+    """Send the Agents SDK's spans to ``writer`` (when the workflow imported the SDK).
+
+    The SDK's default processor (an exporter to OpenAI's endpoint, which a sandbox cannot
+    usually reach) is replaced; processors the workflow added itself are kept. Tracing is
+    switched on even if the export disabled it: nothing leaves the session.
+    """
+    if "agents" not in sys.modules:
+        return False
+    try:
+        from agents.tracing import TracingProcessor, get_trace_provider, set_trace_processors
+        from agents.tracing import processors as sdk_processors
+    except Exception:
+        return False
+
+    class FileProcessor(TracingProcessor):
+        def on_trace_start(self, trace):
+            writer.trace_started(trace)
+
+        def on_trace_end(self, trace):
+            writer.trace_ended(trace)
+
+        def on_span_start(self, span):
+            writer.span_started(span)
+
+        def on_span_end(self, span):
+            writer.span_ended(span)
+
+        def shutdown(self):
+            pass
+
+        def force_flush(self):
+            pass
+
+    provider = get_trace_provider()
+    kept = []
+    with contextlib.suppress(Exception):
+        default = sdk_processors.default_processor()
+        existing = provider._multi_processor._processors
+        kept = [p for p in existing if p is not default]
+    set_trace_processors([*kept, FileProcessor()])
+    with contextlib.suppress(Exception):
+        provider.set_disabled(False)
+    return True
+
+
 # --- writing output.json ---------------------------------------------------------------------
 
 
@@ -675,12 +938,21 @@ def main(config: Mapping = CONFIG, preamble: str = PREAMBLE) -> int:
     with contextlib.suppress(OSError):
         os.remove(output_path)  # a stale result must never pass for this run's
     _install_sigterm_handler()
+    tracer = TraceWriter(
+        os.path.join(data_dir, config.get("trace_file", "trace.jsonl")),
+        os.path.join(data_dir, config.get("progress_file", "progress.json")),
+        int(config.get("max_trace_bytes", 1024 * 1024)),
+    )
+    import builtins
+
+    builtins.aro_progress = tracer.progress  # available to the workflow without an import
     stage = "preamble"
     entrypoint = None
     try:
         run_preamble(preamble, runner_file)
         stage = "import"
         module = load_workflow(os.path.join(data_dir, config["workflow_file"]))
+        install_agents_tracing(tracer)
         stage = "entrypoint"
         entrypoint, function = pick_entrypoint(module)
         parameter, takes_argument = _first_parameter(function)

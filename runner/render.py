@@ -21,6 +21,9 @@ DEFAULT_DATA_DIR = "/mnt/data"
 DEFAULT_WORKFLOW_FILE = "workflow.py"
 DEFAULT_INPUT_FILE = "input.json"
 DEFAULT_OUTPUT_FILE = "output.json"
+DEFAULT_TRACE_FILE = "trace.jsonl"
+DEFAULT_PROGRESS_FILE = "progress.json"
+DEFAULT_MAX_TRACE_BYTES = 1024 * 1024
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,22 +38,34 @@ def render_run_py(
     workflow_file: str = DEFAULT_WORKFLOW_FILE,
     input_file: str = DEFAULT_INPUT_FILE,
     output_file: str = DEFAULT_OUTPUT_FILE,
+    trace_file: str = DEFAULT_TRACE_FILE,
+    progress_file: str = DEFAULT_PROGRESS_FILE,
+    max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES,
 ) -> str:
     """Return run.py's source: the template with the preamble and the paths filled in.
 
     ``preamble`` is the request's ``runnerPreamble``; run.py executes it first, inside its
     error guard, as the top-level code of a fresh ``__main__`` module (file name
     ``<runnerPreamble>`` in tracebacks). The file names are relative to ``data_dir``.
+    run.py writes the agent trace (at most ``max_trace_bytes``) to ``trace_file`` and a
+    small progress view to ``progress_file`` (docs/runner.md, *The trace*).
     """
-    config = {
+    config: dict[str, object] = {
         "data_dir": data_dir,
         "workflow_file": workflow_file,
         "input_file": input_file,
         "output_file": output_file,
+        "trace_file": trace_file,
+        "progress_file": progress_file,
     }
     for name, value in config.items():
         if not isinstance(value, str) or not value or "\x00" in value:
             raise RenderError(f"{name} must be a non-empty string without NUL characters")
+    if isinstance(max_trace_bytes, bool) or not isinstance(max_trace_bytes, int):
+        raise RenderError("max_trace_bytes must be an integer")
+    if max_trace_bytes <= 0:
+        raise RenderError("max_trace_bytes must be positive")
+    config["max_trace_bytes"] = max_trace_bytes
     if preamble is not None and not isinstance(preamble, str):
         raise RenderError("preamble must be a string or None")
     source = _template()

@@ -39,6 +39,9 @@ def test_default_render_compiles_and_keeps_template_line_numbers() -> None:
         "workflow_file": "workflow.py",
         "input_file": "input.json",
         "output_file": "output.json",
+        "trace_file": "trace.jsonl",
+        "progress_file": "progress.json",
+        "max_trace_bytes": 1024 * 1024,
     }
     assert _literal(source, "PREAMBLE") == ""
     assert "from __future__" not in source
