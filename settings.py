@@ -107,12 +107,20 @@ class SessionSettings(BaseSettings):
     watch_poll_max_seconds: float = Field(
         0.25, ge=0.05, le=5, validation_alias=_env("WatchPollMaxSeconds")
     )
+    #: How often a watching activity reads the run's progress.json; a change ends its
+    #: window early so the orchestration can show it in status (0: never read it).
+    progress_interval_seconds: float = Field(
+        2.0, ge=0, le=60, validation_alias=_env("ProgressIntervalSeconds")
+    )
 
     # --- request limits -----------------------------------------------------
     max_code_bytes: int = Field(1 * MIB, gt=0, validation_alias=_env("MaxCodeBytes"))
     max_input_bytes: int = Field(10 * MIB, gt=0, validation_alias=_env("MaxInputBytes"))
     #: Largest output.json accepted from a run (it is stored in the durable history).
     max_output_bytes: int = Field(10 * MIB, gt=0, validation_alias=_env("MaxOutputBytes"))
+    #: Largest agent trace kept from a run (it travels with the run's result in durable
+    #: storage); run.py stops writing spans at this size and marks the trace truncated.
+    max_trace_bytes: int = Field(256 * 1024, gt=0, validation_alias=_env("MaxTraceBytes"))
     max_preamble_bytes: int = Field(64 * 1024, gt=0, validation_alias=_env("MaxPreambleBytes"))
     max_command_length: int = Field(4096, gt=0, validation_alias=_env("MaxCommandLength"))
     max_environment_variables: int = Field(

@@ -31,6 +31,7 @@ from activities.secrets import (
     resolve_secrets,
     secret_forms,
 )
+from activities.trace import download_progress, download_trace
 from orchestrator.errors import POOL_EXHAUSTED
 from orchestrator.models import (
     MAX_JSON_DEPTH,
@@ -203,6 +204,9 @@ async def _upload(
         workflow_file=spec.workflow_file_name,
         input_file=spec.input_file_name,
         output_file=spec.output_file_name,
+        trace_file=spec.trace_file_name,
+        progress_file=spec.progress_file_name,
+        max_trace_bytes=spec.max_trace_bytes,
     )
     files = {
         spec.workflow_file_name: spec.workflow_code.encode("utf-8"),
@@ -433,13 +437,15 @@ async def download_output(
     try:
         settings = _settings(settings)
         secrets = _secret_values(request, settings)
+        client, identifier = get_client(settings), _identifier(request, settings)
         result = await _download(
-            get_client(settings),
-            _identifier(request, settings),
-            request.output_file_name,
-            request.max_output_bytes,
-            secrets,
+            client, identifier, request.output_file_name, request.max_output_bytes, secrets
         )
+        trace = await download_trace(
+            client, identifier, request.trace_file_name, request.max_trace_bytes, secrets
+        )
+        if trace is not None:
+            result = result.model_copy(update={"trace": trace})
     except Exception as exc:
         return _failure(
             exc,
@@ -535,16 +541,26 @@ def _ms_since(start: float) -> int:
 
 
 async def _watch(
-    client: Any, identifier: str, execution: Execution, execution_id: str, options: WatchOptions
-) -> Execution:
+    client: Any,
+    identifier: str,
+    execution: Execution,
+    execution_id: str,
+    options: WatchOptions,
+    secrets: list[str],
+) -> tuple[Execution, dict[str, Any] | None]:
     """Poll until the execution is terminal or ``options.seconds`` have passed.
 
     Waits grow from ``first_poll_seconds`` by half each time up to ``max_poll_seconds``, so
     a short run is seen within tens of milliseconds and a long one at most that cap late;
-    the last poll happens at the end of the window.
+    the last poll happens at the end of the window. Every ``progress_seconds`` the run's
+    progress.json is read: a change ends the window early, with the new progress, so the
+    orchestration can show it while the run goes on.
     """
     deadline = time.monotonic() + options.seconds
     delay = options.first_poll_seconds
+    next_progress = (
+        time.monotonic() + options.progress_seconds if options.progress_seconds > 0 else None
+    )
     while not execution.is_terminal:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -552,13 +568,21 @@ async def _watch(
         await asyncio.sleep(min(delay, remaining))
         execution = await client.get_execution(identifier, execution_id)
         delay = min(delay * WATCH_BACKOFF, options.max_poll_seconds)
-    return execution
+        due = next_progress is not None and time.monotonic() >= next_progress
+        if due and not execution.is_terminal:
+            next_progress = time.monotonic() + options.progress_seconds
+            progress = await download_progress(
+                client, identifier, options.progress_file_name, secrets
+            )
+            if progress is not None and progress["steps"] != options.known_steps:
+                return execution, progress
+    return execution, None
 
 
 async def _finish(
     client: Any, identifier: str, poll: PollResult, options: WatchOptions, secrets: list[str]
-) -> tuple[DownloadResult | None, bool]:
-    """For a terminal execution: its output (if it succeeded) and this run's cleanup.
+) -> tuple[DownloadResult | None, dict[str, Any] | None, bool]:
+    """For a terminal execution: its output (if it succeeded), its trace, and the cleanup.
 
     Cleanup never fails the activity: a refusal leaves ``cleaned`` False and the
     orchestrator runs ``CleanupSession`` (retried) before it completes.
@@ -568,6 +592,9 @@ async def _finish(
         download = await _download(
             client, identifier, options.output_file_name, options.max_output_bytes, secrets
         )
+    trace = await download_trace(
+        client, identifier, options.trace_file_name, options.max_trace_bytes, secrets
+    )
     cleaned = True
     try:
         # deleting the session deletes its files; they go one by one only if it stays
@@ -577,7 +604,7 @@ async def _finish(
     except Exception as exc:
         logger.warning("cleanup after the run deferred: %s", type(exc).__name__)
         cleaned = False
-    return download, cleaned
+    return download, trace, cleaned
 
 
 async def _watch_and_finish(
@@ -589,17 +616,19 @@ async def _watch_and_finish(
 ) -> dict[str, Any]:
     started = time.monotonic()
     try:
-        execution = await _watch(client, identifier, execution, request.execution_id, request.watch)
+        execution, progress = await _watch(
+            client, identifier, execution, request.execution_id, request.watch, secrets
+        )
     except SessionNotFound as exc:
         if is_pool_exhausted(exc):
             raise
         return {"poll": _lost(exc, request.execution_id), "run_ms": _ms_since(started)}
     run_ms = _ms_since(started)
     poll = _poll_result(execution, request.tail_chars, secrets)
-    report: dict[str, Any] = {"poll": poll, "run_ms": run_ms}
+    report: dict[str, Any] = {"poll": poll, "run_ms": run_ms, "progress": progress}
     if poll.terminal and poll.lost is None:
         collecting = time.monotonic()
-        report["download"], report["cleaned"] = await _finish(
+        report["download"], report["trace"], report["cleaned"] = await _finish(
             client, identifier, poll, request.watch, secrets
         )
         report["collect_ms"] = _ms_since(collecting)

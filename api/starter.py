@@ -61,6 +61,8 @@ def run_config(settings: SessionSettings, *, timeout_seconds: int | None) -> Run
         runner_file_name=settings.runner_file_name,
         input_file_name=settings.input_file_name,
         output_file_name=settings.output_file_name,
+        max_trace_bytes=settings.max_trace_bytes,
+        progress_seconds=settings.progress_interval_seconds,
         pool_retry_attempts=settings.pool_exhausted_retries,
         pool_retry_seconds=settings.pool_exhausted_retry_seconds,
         poll_mode=settings.poll_mode,

@@ -101,6 +101,11 @@ class RunConfig(BoundaryModel):
     runner_file_name: str = "run.py"
     input_file_name: str = "input.json"
     output_file_name: str = "output.json"
+    trace_file_name: str = "trace.jsonl"
+    progress_file_name: str = "progress.json"
+    max_trace_bytes: int = Field(256 * 1024, gt=0)
+    #: Seconds between progress reads while watching (0: none).
+    progress_seconds: float = Field(0.0, ge=0)
     retry_first_interval_ms: int = Field(1000, gt=0)
     retry_max_attempts: int = Field(4, ge=1)
     #: Seconds between the launcher's timeout and the session execution's, so the launcher
@@ -198,6 +203,9 @@ class UploadSpec(BoundaryModel):
     runner_file_name: str = "run.py"
     input_file_name: str = "input.json"
     output_file_name: str = "output.json"
+    trace_file_name: str = "trace.jsonl"
+    progress_file_name: str = "progress.json"
+    max_trace_bytes: int = Field(256 * 1024, gt=0)
 
 
 class UploadRequest(ActivityRequest, UploadSpec):
@@ -247,6 +255,13 @@ class WatchOptions(BoundaryModel):
     cleanup_files: list[str] = Field(default_factory=list)
     #: Delete the (ephemeral) session itself once terminal, freeing its pool slot.
     release_session: bool = False
+    trace_file_name: str = "trace.jsonl"
+    progress_file_name: str = "progress.json"
+    max_trace_bytes: int = Field(256 * 1024, gt=0)
+    #: Read progress.json this often (0: never); a change ends the watch early.
+    progress_seconds: float = Field(0.0, ge=0)
+    #: ``steps`` of the progress the orchestration already shows (-1: none yet).
+    known_steps: int = -1
 
 
 class RunRequest(StartRequest, UploadSpec):
@@ -317,6 +332,8 @@ class DownloadRequest(RedactingRequest):
     output_file_name: str = "output.json"
     execution_id: str | None = None
     max_output_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    trace_file_name: str = "trace.jsonl"
+    max_trace_bytes: int = Field(256 * 1024, gt=0)
 
 
 class DownloadResult(BoundaryModel):
@@ -325,6 +342,8 @@ class DownloadResult(BoundaryModel):
     found: bool = False
     document: Any = None
     problem: str | None = None
+    #: The agent trace, when the run left one (``DownloadOutput`` reads it too).
+    trace: dict[str, Any] | None = None
     error: ActivityError | None = None
 
 
@@ -341,6 +360,10 @@ class WatchResult(BoundaryModel):
     cleaned: bool = False
     run_ms: int = 0
     collect_ms: int | None = None
+    #: The run's latest progress view (activities/trace.py), when it changed.
+    progress: dict[str, Any] | None = None
+    #: The agent trace of a finished run: ``{"spans": [...], "truncated": bool}``.
+    trace: dict[str, Any] | None = None
     error: ActivityError | None = None
 
 
@@ -428,6 +451,8 @@ class WorkflowResult(PublicModel):
     polls: int
     #: Executions lost with their session before the one that produced the result.
     attempts: list[AttemptDoc] | None = None
+    #: The agent trace (``GET /api/workflows/{id}/trace``; status shows only its size).
+    trace: dict[str, Any] | None = None
 
 
 class ErrorDoc(PublicModel):
@@ -446,3 +471,5 @@ class ErrorDoc(PublicModel):
     timings: Timings | None = None
     #: Executions lost with their session (for ``SessionLost``, every start).
     attempts: list[AttemptDoc] | None = None
+    #: The agent trace up to the failure, when the run left one.
+    trace: dict[str, Any] | None = None

@@ -140,6 +140,9 @@ class _Run:
         self.timer_count = 0
         # executions the session lost (each a start the run made before the current one)
         self.attempts: list[AttemptDoc] = []
+        # the run's own account of itself: progress while it runs, its trace once it ended
+        self.progress: dict[str, Any] | None = None
+        self.trace: dict[str, Any] | None = None
 
     # --- helpers -----------------------------------------------------------------
 
@@ -157,6 +160,8 @@ class _Run:
             status["polls"] = self.polls
         if self.attempts:
             status["attempts"] = len(self.attempts)
+        if self.progress is not None and phase == "running":
+            status["progress"] = self.progress
         self.context.set_custom_status(status)
         if not self.context.is_replaying:
             logger.for_run(
@@ -422,9 +427,14 @@ class _Run:
                 execution_id=self.execution_id,
                 max_output_bytes=self.config.max_output_bytes,
                 secret_environment_variables=self.spec.secret_environment_variables,
+                trace_file_name=self.config.trace_file_name,
+                max_trace_bytes=self.config.max_trace_bytes,
             ),
         )
-        return DownloadResult.from_wire(raw)
+        download = DownloadResult.from_wire(raw)
+        if download.trace is not None:
+            self.trace = download.trace
+        return download
 
     def cleanup(self) -> Steps:
         """Delete what this run wrote into an ephemeral session; errors are ignored."""
@@ -455,6 +465,11 @@ class _Run:
             max_output_bytes=self.config.max_output_bytes,
             cleanup_files=self.run_files() if ephemeral else [],
             release_session=ephemeral,
+            trace_file_name=self.config.trace_file_name,
+            progress_file_name=self.config.progress_file_name,
+            max_trace_bytes=self.config.max_trace_bytes,
+            progress_seconds=self.config.progress_seconds,
+            known_steps=self.progress["steps"] if self.progress else -1,
         )
 
     def run_files(self) -> list[str]:
@@ -464,6 +479,8 @@ class _Run:
             self.config.runner_file_name,
             self.config.input_file_name,
             self.config.output_file_name,
+            self.config.trace_file_name,
+            self.config.progress_file_name,
         ]
 
     def seconds_left(self) -> float:
@@ -477,6 +494,10 @@ class _Run:
         self.cleaned = self.cleaned or report.cleaned
         if report.poll is not None:
             self.last_poll = report.poll
+        if report.progress is not None:
+            self.progress = report.progress
+        if report.trace is not None:
+            self.trace = report.trace
 
     def run_and_watch(self) -> Steps:
         """Upload, start and watch in one activity; more windows only if the run is long.
@@ -504,6 +525,9 @@ class _Run:
                 runner_file_name=self.config.runner_file_name,
                 input_file_name=self.config.input_file_name,
                 output_file_name=self.config.output_file_name,
+                trace_file_name=self.config.trace_file_name,
+                progress_file_name=self.config.progress_file_name,
+                max_trace_bytes=self.config.max_trace_bytes,
                 watch=self.watch_options(min(self.config.fast_watch_seconds, self.seconds_left())),
                 run_timeout_seconds=self.config.timeout_seconds,
             ),
@@ -577,9 +601,10 @@ class _Run:
             if not self.cleaned:
                 yield from self.cleanup()
             self.status("failed")
-            raise WorkflowRunError(
-                exc.error.model_copy(update={"timings": self.timings()})
-            ) from None
+            update: dict[str, Any] = {"timings": self.timings()}
+            if self.trace is not None:
+                update["trace"] = self.trace
+            raise WorkflowRunError(exc.error.model_copy(update=update)) from None
         if not self.cleaned:
             yield from self.cleanup()
         self.status("completed")
@@ -595,6 +620,7 @@ class _Run:
                 timings=self.timings(),
                 polls=self.polls,
                 attempts=self.attempts or None,
+                trace=self.trace,
             ),
             exclude_none=False,
         )
@@ -671,9 +697,10 @@ class _Run:
         except WorkflowRunError as exc:
             yield from self.cleanup()
             self.status("failed")
-            raise WorkflowRunError(
-                exc.error.model_copy(update={"timings": self.timings()})
-            ) from None
+            update: dict[str, Any] = {"timings": self.timings()}
+            if self.trace is not None:
+                update["trace"] = self.trace
+            raise WorkflowRunError(exc.error.model_copy(update=update)) from None
         yield from self.cleanup()
         self.status("completed")
         return self.succeeded(result, poll)

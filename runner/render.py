@@ -23,7 +23,7 @@ DEFAULT_INPUT_FILE = "input.json"
 DEFAULT_OUTPUT_FILE = "output.json"
 DEFAULT_TRACE_FILE = "trace.jsonl"
 DEFAULT_PROGRESS_FILE = "progress.json"
-DEFAULT_MAX_TRACE_BYTES = 1024 * 1024
+DEFAULT_MAX_TRACE_BYTES = 256 * 1024
 
 
 @functools.lru_cache(maxsize=1)

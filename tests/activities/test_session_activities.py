@@ -248,7 +248,13 @@ async def test_download_output_missing_invalid_and_valid(settings, fake_client, 
     document = {"status": "succeeded", "result": [1, "two"]}
     fake_client.files[identifier] = {"output.json": json.dumps(document).encode()}
     valid = json.loads(await acts.download_output(request, settings=settings))
-    assert valid == {"found": True, "document": document, "problem": None, "error": None}
+    assert valid == {
+        "found": True,
+        "document": document,
+        "problem": None,
+        "trace": None,
+        "error": None,
+    }
 
 
 @pytest.mark.parametrize("levels", [101, 5000])

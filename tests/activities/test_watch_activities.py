@@ -165,7 +165,8 @@ async def test_watch_does_not_download_a_failed_execution(settings, fake_client,
     result = json.loads(await acts.watch_execution(request.to_wire(), settings=settings))
     assert result["poll"]["status"] == "Failed"
     assert result["download"] is None
-    assert not fake_client.called("download_file")
+    read = [args[1] for args, _ in fake_client.called("download_file")]
+    assert read == ["trace.jsonl"]  # the trace (if any) is kept; output.json is not read
 
 
 @pytest.mark.parametrize("seconds", [0, 0.0])

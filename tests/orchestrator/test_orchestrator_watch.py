@@ -57,7 +57,14 @@ def test_the_starting_activity_carries_everything_and_watches_briefly():
     watch = payload["watch"]
     assert watch["seconds"] == 1.5
     assert watch["release_session"] is True  # ephemeral: the activity frees the pool slot
-    assert watch["cleanup_files"] == ["workflow.py", "run.py", "input.json", "output.json"]
+    assert watch["cleanup_files"] == [
+        "workflow.py",
+        "run.py",
+        "input.json",
+        "output.json",
+        "trace.jsonl",
+        "progress.json",
+    ]
     assert (watch["first_poll_seconds"], watch["max_poll_seconds"]) == (0.01, 0.25)
 
 

@@ -41,7 +41,7 @@ def test_default_render_compiles_and_keeps_template_line_numbers() -> None:
         "output_file": "output.json",
         "trace_file": "trace.jsonl",
         "progress_file": "progress.json",
-        "max_trace_bytes": 1024 * 1024,
+        "max_trace_bytes": 256 * 1024,
     }
     assert _literal(source, "PREAMBLE") == ""
     assert "from __future__" not in source
