@@ -22,6 +22,7 @@ from api.listing import list_workflows
 from api.openapi import openapi
 from api.starter import start_workflow
 from api.status import get_workflow_status
+from api.trace import get_workflow_trace
 from orchestrator.workflow_orchestrator import workflow_orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -52,6 +53,15 @@ async def GetWorkflowStatus(
 ) -> func.HttpResponse:
     """GET /api/workflowStatus/{instanceId}: phase, output or structured error."""
     return await get_workflow_status(req, client)
+
+
+@app.route(route="workflows/{instanceId}/trace", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def GetWorkflowTrace(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """GET /api/workflows/{instanceId}/trace: the agent trace of a finished run, in pages."""
+    return await get_workflow_trace(req, client)
 
 
 @app.route(route="workflows/{instanceId}/cancel", methods=["POST"])

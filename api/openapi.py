@@ -33,6 +33,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     schemas.WorkflowStatus,
     schemas.WorkflowList,
     schemas.CancelAccepted,
+    schemas.TracePage,
     schemas.Health,
     schemas.Problem,
 )
@@ -166,6 +167,33 @@ OPERATIONS: tuple[Operation, ...] = (
         responses={
             200: Response("The run's status.", schemas.WorkflowStatus),
             400: _problem("Malformed instance id."),
+            401: OWNER_401,
+            404: _problem("Unknown instance id, or another caller's run."),
+            500: _problem("Invalid AzureSession__ settings."),
+            503: _problem("The durable backend did not answer."),
+        },
+    ),
+    Operation(
+        function="GetWorkflowTrace",
+        route="workflows/{instanceId}/trace",
+        method="get",
+        summary="The agent trace of one of the caller's finished runs, in pages.",
+        parameters=(
+            INSTANCE_ID_PARAM,
+            _query(
+                "skip",
+                "Spans to skip (nextSkip of the previous page).",
+                {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "default": 0},
+            ),
+            _query(
+                "top",
+                "Page size.",
+                {"type": "integer", "minimum": 1, "maximum": 2000, "default": 500},
+            ),
+        ),
+        responses={
+            200: Response("A page of the run's spans.", schemas.TracePage),
+            400: _problem("Malformed instance id or paging parameter."),
             401: OWNER_401,
             404: _problem("Unknown instance id, or another caller's run."),
             500: _problem("Invalid AzureSession__ settings."),

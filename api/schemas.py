@@ -91,6 +91,8 @@ class StatusTimings(_Answer):
     runMs: int | None = None
     collectMs: int | None = None
     totalMs: int | None = None
+    activities: int | None = Field(None, description="Durable activity calls the run made.")
+    timers: int | None = Field(None, description="Durable timers the run waited on.")
 
 
 class Cancellation(_Answer):
@@ -98,6 +100,61 @@ class Cancellation(_Answer):
 
     canceledBy: str | None = None
     reason: str | None = None
+
+
+class ProgressEvent(_Answer):
+    """The latest finished span or progress event of a running workflow."""
+
+    type: str | None = None
+    name: str | None = None
+    at: str | None = None
+
+
+class Progress(_Answer):
+    """A running workflow's own account of itself (from its trace), refreshed while it runs."""
+
+    steps: int = Field(description="Spans and progress events finished so far.")
+    agent: str | None = Field(None, description="The agent running now, if any.")
+    last: ProgressEvent | None = None
+    tokens: dict[str, int] = Field(default_factory=dict, description="input / output so far.")
+    elapsedMs: int | None = None
+    truncated: bool = False
+
+
+class TraceSummary(_Answer):
+    """How big a finished run's trace is (the spans: ``GET /api/workflows/{id}/trace``)."""
+
+    spans: int
+    truncated: bool = False
+
+
+class TraceSpan(_Answer):
+    """One span: agent, response (model, token usage), function (tool), guardrail, handoff,
+    custom, progress (``aro_progress``) or trace."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    name: str | None = None
+    id: str | None = None
+    parentId: str | None = None
+    traceId: str | None = None
+    startedAt: str | None = None
+    endedAt: str | None = None
+    error: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TracePage(_Answer):
+    """``GET /api/workflows/{instanceId}/trace``: a page of the run's spans, in end order."""
+
+    instanceId: str
+    runtimeStatus: str | None
+    complete: bool = Field(description="The run has ended (a running run has no trace yet).")
+    total: int
+    truncated: bool = Field(description="The run wrote more than MaxTraceBytes of spans.")
+    spans: list[TraceSpan]
+    nextSkip: int | None = Field(None, description="skip= of the next page, if any.")
 
 
 class WorkflowStatus(_Answer):
@@ -114,6 +171,11 @@ class WorkflowStatus(_Answer):
     logs: Logs | None = None
     timings: StatusTimings | None = None
     cancellation: Cancellation | None = None
+    attempts: list[dict[str, Any]] | None = Field(
+        None, description="Executions lost with their session before the last one."
+    )
+    progress: Progress | None = Field(None, description="While Running, if the run reports it.")
+    trace: TraceSummary | None = None
 
 
 class ErrorType(_Answer):

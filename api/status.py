@@ -145,6 +145,8 @@ def status_document(
         custom = {}
     if custom.get("executionId"):
         document["executionId"] = custom["executionId"]
+    if runtime_status in ("Running", "Pending") and isinstance(custom.get("progress"), dict):
+        document["progress"] = custom["progress"]
     if runtime_status == "Completed":
         envelope = _maybe_json(output)
         if isinstance(envelope, dict) and envelope.get("status") == "succeeded":
@@ -152,10 +154,12 @@ def status_document(
             for key in ("logs", "timings", "executionId", "attempts"):
                 if envelope.get(key) is not None:
                     document[key] = envelope[key]
+            _trace_summary(document, envelope.get("trace"))
         else:
             document["output"] = envelope
     elif runtime_status == "Failed":
         error = dict(parse_failure(output))
+        _trace_summary(document, error.pop("trace", None))
         logs = error.pop("logs", None)
         if isinstance(logs, dict):
             document["logs"] = logs
@@ -177,6 +181,25 @@ def status_document(
         if queued is not None:
             document["timings"] = {"queuedMs": queued, **(document.get("timings") or {})}
     return document
+
+
+def _trace_summary(document: dict[str, Any], trace: Any) -> None:
+    """Status shows how big the trace is; the spans are at ``/api/workflows/{id}/trace``."""
+    spans = trace.get("spans") if isinstance(trace, dict) else None
+    if isinstance(spans, list):
+        document["trace"] = {"spans": len(spans), "truncated": trace.get("truncated") is True}
+
+
+def trace_of(runtime_status: str | None, output: Any) -> dict[str, Any] | None:
+    """The full trace a finished run left in its output or failure, else None."""
+    if runtime_status == "Completed":
+        envelope = _maybe_json(output)
+        trace = envelope.get("trace") if isinstance(envelope, dict) else None
+    elif runtime_status == "Failed":
+        trace = parse_failure(output).get("trace")
+    else:
+        return None
+    return trace if isinstance(trace, dict) and isinstance(trace.get("spans"), list) else None
 
 
 def list_item(document: dict[str, Any]) -> dict[str, Any]:

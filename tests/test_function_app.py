@@ -43,6 +43,7 @@ def test_registered_names(functions):
         "StartWorkflow",
         "ListWorkflows",
         "GetWorkflowStatus",
+        "GetWorkflowTrace",
         "CancelWorkflow",
         "Health",
         "OpenApi",
