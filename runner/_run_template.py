@@ -941,18 +941,21 @@ def main(config: Mapping = CONFIG, preamble: str = PREAMBLE) -> int:
     tracer = TraceWriter(
         os.path.join(data_dir, config.get("trace_file", "trace.jsonl")),
         os.path.join(data_dir, config.get("progress_file", "progress.json")),
-        int(config.get("max_trace_bytes", 1024 * 1024)),
+        int(config.get("max_trace_bytes", 256 * 1024)),
     )
+    tracing = os.environ.get("ARO_TRACE", "1").strip() != "0"  # ARO_TRACE=0: no trace
     import builtins
 
-    builtins.aro_progress = tracer.progress  # available to the workflow without an import
+    # available to the workflow without an import (a no-op when tracing is off)
+    builtins.aro_progress = tracer.progress if tracing else lambda step, **fields: None
     stage = "preamble"
     entrypoint = None
     try:
         run_preamble(preamble, runner_file)
         stage = "import"
         module = load_workflow(os.path.join(data_dir, config["workflow_file"]))
-        install_agents_tracing(tracer)
+        if tracing:
+            install_agents_tracing(tracer)
         stage = "entrypoint"
         entrypoint, function = pick_entrypoint(module)
         parameter, takes_argument = _first_parameter(function)
