@@ -123,17 +123,12 @@ def _shared_route(path: str, handlers: dict[str | None, Any]) -> Route:
 
 
 def _endpoint(runtime: LocalRuntime, fn: HttpFunction, *, rpc_token: str):
-    hub = fn.task_hub or runtime.config.options.hub_name
     config = runtime.config
-
     # the client talks to this server's own address; create_check_status_response then
-    # rewrites the management URLs to the caller's origin, as in Azure
-    def binding(code: str | None) -> str:
-        return durable_api.client_binding(config.base_url, hub, rpc_token=rpc_token, code=code)
-
-    # as on Azure, the binding's management URLs carry the system key (the starter of an
-    # app must not hand them to callers as they are: ours strips it)
-    client_binding = binding(config.auth.system_key)
+    # rewrites the management URLs to the caller's origin, as in Azure. As on Azure, the
+    # binding's management URLs carry the system key (the starter of an app must not hand
+    # them to callers as they are: ours strips it)
+    client_binding = runtime.client_binding(fn.task_hub)
 
     async def endpoint(request: Request) -> Response:
         decision = auth.authorize(

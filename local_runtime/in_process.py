@@ -146,15 +146,25 @@ class InProcessInvoker(Callers):
 
         return handle
 
-    def activity(self, name: str, param: str) -> ActivityCaller:
+    def activity(
+        self, name: str, param: str, bindings: Sequence[Mapping[str, Any]] = ()
+    ) -> ActivityCaller:
         func = self._user_function(name)
         converter = _converter("activityTrigger")
-        context = _wants_context(func, [param])
+        others = {
+            b["name"]: b["type"]
+            for b in bindings
+            if b.get("direction", "IN") == "IN" and b["name"] != param
+        }
+        context = _wants_context(func, [param, *others])
 
-        async def call(input_json: str | None) -> str:
+        async def call(input_json: str | None, values: Mapping[str, str] | None = None) -> str:
             try:
                 datum = meta.Datum(input_json if input_json is not None else "null", "json")
                 kwargs: dict[str, Any] = {param: converter.decode(datum, trigger_metadata={})}
+                for other, binding_type in others.items():
+                    value = meta.Datum((values or {})[other], "string")
+                    kwargs[other] = _converter(binding_type).decode(value, trigger_metadata={})
                 if context:
                     kwargs["context"] = InvocationContext(uuid.uuid4().hex, name)
                 return _encode("activityTrigger", await _run(func, kwargs)).value

@@ -66,8 +66,8 @@ class HttpResponseData:
 HttpCaller = Callable[[HttpRequestData, Mapping[str, str], str], Awaitable[HttpResponseData]]
 #: context JSON -> orchestrator state JSON (blocking; runs on a dispatcher thread)
 OrchestrationCaller = Callable[[str], str]
-#: activity input JSON text (or None) -> result JSON text
-ActivityCaller = Callable[[str | None], Awaitable[str]]
+#: (activity input JSON text or None, other input values by binding name) -> result JSON text
+ActivityCaller = Callable[[str | None, Mapping[str, str] | None], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,17 @@ class HttpFunction:
 
 @dataclass(frozen=True)
 class ActivityFunction:
-    """An activity: ``await call(input_json)`` gives the result JSON text."""
+    """An activity: ``await call(input_json, values)`` gives the result JSON text.
+
+    An activity may also take a durable client (``durable_client_input``), as on Azure,
+    e.g. to start another orchestration: ``values`` then carries its binding JSON.
+    """
 
     name: str
     param: str
     call: ActivityCaller
+    durable_client_param: str | None = None
+    task_hub: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,9 @@ class Callers:
     def orchestration(self, name: str, param: str) -> OrchestrationCaller:
         raise NotImplementedError
 
-    def activity(self, name: str, param: str) -> ActivityCaller:
+    def activity(
+        self, name: str, param: str, bindings: Sequence[Mapping[str, Any]] = ()
+    ) -> ActivityCaller:
         raise NotImplementedError
 
 
@@ -140,8 +148,13 @@ def build_index(
         if kind == "httpTrigger":
             index.http.append(_http_function(name, bindings, trigger, callers))
         elif kind == "activityTrigger":
+            client = _durable_client(bindings)
             index.activities[name] = ActivityFunction(
-                name=name, param=trigger["name"], call=callers.activity(name, trigger["name"])
+                name=name,
+                param=trigger["name"],
+                call=callers.activity(name, trigger["name"], bindings),
+                durable_client_param=client["name"] if client else None,
+                task_hub=(client.get("taskHub") or None) if client else None,
             )
         elif kind == "orchestrationTrigger":
             index.orchestrators[name] = OrchestratorFunction(
@@ -155,7 +168,7 @@ def build_index(
 def _http_function(
     name: str, bindings: Sequence[Mapping[str, Any]], trigger: Mapping[str, Any], callers: Callers
 ) -> HttpFunction:
-    client = next((b for b in bindings if b.get("type") == "durableClient"), None)
+    client = _durable_client(bindings)
     methods = tuple(str(m).upper() for m in trigger.get("methods") or ()) or DEFAULT_HTTP_METHODS
     return HttpFunction(
         name=name,
@@ -167,6 +180,10 @@ def _http_function(
         task_hub=(client.get("taskHub") or None) if client else None,
         call=callers.http(name, bindings),
     )
+
+
+def _durable_client(bindings: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return next((b for b in bindings if b.get("type") == "durableClient"), None)
 
 
 def raw_bindings(function: Any) -> list[dict[str, Any]]:

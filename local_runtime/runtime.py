@@ -41,6 +41,19 @@ class Outcome(enum.Enum):
 class LocalRuntime:
     """One app, one store, one engine; start/stop on the serving event loop."""
 
+    def client_binding(self, task_hub: str | None = None) -> str:
+        """The durable client binding a function's ``durable_client_input`` receives.
+
+        Its management URLs carry the system key, as on Azure (a function must not hand
+        them to callers as they are).
+        """
+        from local_runtime.durable_api import client_binding  # it imports this module
+
+        hub = task_hub or self.config.options.hub_name
+        return client_binding(
+            self.config.base_url, hub, rpc_token=self.rpc_token, code=self.config.auth.system_key
+        )
+
     def __init__(
         self,
         *,
@@ -64,6 +77,7 @@ class LocalRuntime:
             activities=self.index.activities,
             max_concurrency=options.max_concurrent_activities,
             on_recorded=self._notify,
+            client_binding=self.client_binding,
         )
         self.dispatcher = OrchestrationDispatcher(
             store=self.store,

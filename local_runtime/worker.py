@@ -34,9 +34,12 @@ class ActivityWorker:
         activities: Mapping[str, ActivityFunction],
         max_concurrency: int,
         on_recorded: Callable[[str], None],
+        client_binding: Callable[[str | None], str] | None = None,
     ) -> None:
         self._store = store
         self._activities = activities
+        #: task hub -> the durable client binding JSON, for activities that take a client
+        self._client_binding = client_binding
         self._max = max_concurrency
         self._on_recorded = on_recorded
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,8 +110,11 @@ class ActivityWorker:
                 "is disabled, or is not an activity function",
                 None,
             )
+        values = {}
+        if activity.durable_client_param and self._client_binding is not None:
+            values[activity.durable_client_param] = self._client_binding(activity.task_hub)
         try:
-            encoded = await activity.call(item.input)
+            encoded = await activity.call(item.input, values)
         except InvocationError as exc:
             reason = f"Activity function '{item.name}' failed: {exc.message}"
             log.info("instance %s: task #%d failed: %s", item.instance_id, item.task_id, reason)

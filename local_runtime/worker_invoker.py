@@ -119,11 +119,15 @@ class WorkerInvoker(Callers):
 
         return handle
 
-    def activity(self, name: str, param: str) -> ActivityCaller:
-        async def call(input_json: str | None) -> str:
-            returned = await self._call(
-                name, {param: json_data(input_json if input_json is not None else "null")}
-            )
+    def activity(
+        self, name: str, param: str, bindings: Sequence[Mapping[str, Any]] = ()
+    ) -> ActivityCaller:
+        async def call(input_json: str | None, values: Mapping[str, str] | None = None) -> str:
+            inputs = {
+                param: json_data(input_json if input_json is not None else "null"),
+                **{name_: string_data(value) for name_, value in (values or {}).items()},
+            }
+            returned = await self._call(name, inputs)
             if returned is None or returned.WhichOneof("data") is None:
                 return "null"
             kind = returned.WhichOneof("data")

@@ -35,6 +35,15 @@ def test_activity(rt: RunningRuntime) -> None:
     ]
 
 
+def test_an_activity_with_a_durable_client_starts_another_orchestration(
+    rt: RunningRuntime,
+) -> None:
+    parent = wait_instance(rt, start(rt, "o_starts_another", "Ada"))
+    assert parent.status == "Completed", parent
+    child = wait_instance(rt, output(parent))
+    assert (child.status, output(child)) == ("Completed", "Hello Ada!")
+
+
 def test_chaining_sync_and_async_activities(rt: RunningRuntime) -> None:
     inst = wait_instance(rt, start(rt, "o_chain"))
     assert output(inst) == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]

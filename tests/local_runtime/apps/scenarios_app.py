@@ -48,6 +48,13 @@ def flaky(payload: dict) -> str:
     return f"ok after {ATTEMPTS[key]}"
 
 
+@app.activity_trigger(input_name="name")
+@app.durable_client_input(client_name="client")
+async def start_greeter(name: str, client: df.DurableOrchestrationClient) -> str:
+    """An activity with a durable client: starts another orchestration (as on Azure)."""
+    return await client.start_new("o_hello", client_input=name)
+
+
 @app.activity_trigger(input_name="seconds")
 async def slow(seconds: float) -> float:
     """Sleeps, to race against timers and to be killed mid-run."""
@@ -85,6 +92,12 @@ def o_hello(context: df.DurableOrchestrationContext):
     """One activity."""
     name = context.get_input()
     return (yield context.call_activity("hello", name))
+
+
+@app.orchestration_trigger(context_name="context")
+def o_starts_another(context: df.DurableOrchestrationContext):
+    """An activity starts an orchestration this one does not wait for."""
+    return (yield context.call_activity("start_greeter", context.get_input()))
 
 
 @app.orchestration_trigger(context_name="context")
