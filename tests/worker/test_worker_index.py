@@ -17,6 +17,7 @@ HTTP = {
     "StartWorkflow": ("workflows", ["POST"], "FUNCTION", True),
     "ListWorkflows": ("workflows", ["GET"], "FUNCTION", True),
     "GetWorkflowStatus": ("workflowStatus/{instanceId}", ["GET"], "FUNCTION", True),
+    "GetWorkflowTrace": ("workflows/{instanceId}/trace", ["GET"], "FUNCTION", True),
     "CancelWorkflow": ("workflows/{instanceId}/cancel", ["POST"], "FUNCTION", True),
     "Health": ("health", ["GET"], "ANONYMOUS", False),
     "OpenApi": ("openapi.json", ["GET"], "ANONYMOUS", False),
