@@ -15,7 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import session_activities
+from activities import session_activities, webhook_activities
 from api.cancel import cancel_workflow
 from api.health import health
 from api.listing import list_workflows
@@ -23,6 +23,7 @@ from api.openapi import openapi
 from api.starter import start_workflow
 from api.status import get_workflow_status
 from api.trace import get_workflow_trace
+from orchestrator.callback_orchestrator import callback_orchestrator
 from orchestrator.workflow_orchestrator import workflow_orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -137,3 +138,23 @@ async def RunExecution(payload: str) -> str:
 async def WatchExecution(payload: str) -> str:
     """Poll the execution for one watch window; collect and clean up if it ended."""
     return await session_activities.watch_execution(payload)
+
+
+@app.orchestration_trigger(context_name="context")
+def CallbackOrchestrator(context: df.DurableOrchestrationContext) -> Any:
+    """Deliver a finished run's webhook, retrying with back-off for a bounded time."""
+    return (yield from callback_orchestrator(context))
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def ScheduleCallback(payload: str, client: df.DurableOrchestrationClient) -> str:
+    """Start the delivery orchestration of a run that is ending."""
+    return await webhook_activities.schedule_callback(payload, client)
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def DeliverCallback(payload: str, client: df.DurableOrchestrationClient) -> str:
+    """POST a finished run's status to its callbackUrl once, signed."""
+    return await webhook_activities.deliver_callback(payload, client)

@@ -133,6 +133,25 @@ class SessionSettings(BaseSettings):
         None, validation_alias=_env("SessionIdentifierKey")
     )
     secret_settings_allow_list: str = Field("", validation_alias=_env("SecretSettingsAllowList"))
+    # --- webhooks (activities/callback.py) ---------------------------------
+    #: Signs every delivery (``X-ARO-Signature``); requests with ``callbackUrl`` are
+    #: refused while it is unset.
+    callback_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("CallbackSigningSecret")
+    )
+    #: Host names, addresses or networks (CIDR) a callback may reach although they are not
+    #: public (loopback, private ranges); comma-separated. Empty: public addresses only.
+    callback_allowed_hosts: str = Field("", validation_alias=_env("CallbackAllowedHosts"))
+    #: Accept ``http://`` callback URLs (local receivers); https only otherwise.
+    callback_allow_http: bool = Field(False, validation_alias=_env("CallbackAllowHttp"))
+    callback_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, validation_alias=_env("CallbackTimeoutSeconds")
+    )
+    #: How long deliveries are retried (network errors, 408, 429, 5xx) after the run ends.
+    callback_retry_seconds: float = Field(
+        300.0, ge=0, le=86400, validation_alias=_env("CallbackRetrySeconds")
+    )
+
     #: Trusted header naming the caller (set by a gateway, e.g. ``X-ARO-Owner``); when unset
     #: the owner is derived from the caller's function key.
     owner_header: str | None = Field(None, validation_alias=_env("OwnerHeader"))
@@ -187,6 +206,11 @@ class SessionSettings(BaseSettings):
         return frozenset(
             name.strip() for name in self.secret_settings_allow_list.split(",") if name.strip()
         )
+
+    @property
+    def callback_hosts(self) -> list[str]:
+        """``CallbackAllowedHosts`` as a list."""
+        return [h.strip() for h in self.callback_allowed_hosts.split(",") if h.strip()]
 
 
 def load_settings() -> SessionSettings:

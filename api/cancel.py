@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from activities.clients import get_client
 from activities.identity import derive_identifier, identifier_key
+from activities.webhook_activities import start_delivery
 from api.caller import resolve_caller
 from api.models import CancelRequest
 from api.problems import (
@@ -73,9 +74,21 @@ def parse_cancel_body(body: bytes, *, content_type: str | None, settings: Sessio
         ) from None
 
 
-def terminate_reason(*, canceled_by: str, reason: str) -> str:
-    """The terminate reason: JSON text naming who canceled and why."""
-    return json.dumps({"canceledBy": canceled_by, "reason": reason or None}, ensure_ascii=False)
+def terminate_reason(*, canceled_by: str, reason: str, callback: bool = False) -> str:
+    """The terminate reason: JSON text naming who canceled and why (and that a webhook
+    delivery follows, so status shows its outcome)."""
+    document: dict[str, Any] = {"canceledBy": canceled_by, "reason": reason or None}
+    if callback:
+        document["callback"] = True
+    return json.dumps(document, ensure_ascii=False)
+
+
+def callback_url_of(raw_input: Any) -> str | None:
+    """The run's ``callbackUrl`` (None when it has none or the input is unreadable)."""
+    try:
+        return OrchestrationInput.from_wire(raw_input).callback_url
+    except (ValueError, TypeError):
+        return None
 
 
 async def read_instance(client: Any, instance_id: str) -> Any:
@@ -139,8 +152,14 @@ async def cancel_workflow(
         if runtime in TERMINAL:
             raise finished_problem(instance_id, runtime)
         failure: Exception | None = None
+        callback_url = callback_url_of(status.input_)
         try:
-            await client.terminate(instance_id, terminate_reason(canceled_by=owner, reason=reason))
+            await client.terminate(
+                instance_id,
+                terminate_reason(
+                    canceled_by=owner, reason=reason, callback=callback_url is not None
+                ),
+            )
         except Exception as exc:
             failure = exc
         # It may have finished between the read and the terminate: the client then
@@ -157,6 +176,11 @@ async def cancel_workflow(
         session = await delete_run_session(
             status.input_, instance_id=instance_id, settings=settings
         )
+        if callback_url is not None:  # a canceled run notifies too
+            try:
+                await start_delivery(client, instance_id, callback_url, settings)
+            except Exception as exc:
+                logger.warning("webhook delivery not scheduled: %s", type(exc).__name__)
     location = status_uri(origin_of(req.url), instance_id)
     body = {
         "instanceId": instance_id,

@@ -35,6 +35,10 @@ class WorkflowRequest(BaseModel):
     #: Re-run the workflow in a ``reuse`` session if the session loses the run (its host
     #: restarted, it expired): its earlier files may be gone. Ephemeral runs always re-run.
     rerun_on_session_loss: bool | None = Field(None, alias="rerunOnSessionLoss")
+    #: Where the run's final status is POSTed when it ends (docs/api.md, *Webhooks*).
+    callback_url: str | None = Field(
+        None, alias="callbackUrl", json_schema_extra={"maxLength": 2048, "format": "uri"}
+    )
 
 
 class CancelRequest(BaseModel):

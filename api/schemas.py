@@ -157,6 +157,15 @@ class TracePage(_Answer):
     nextSkip: int | None = Field(None, description="skip= of the next page, if any.")
 
 
+class CallbackState(_Answer):
+    """The webhook delivery of a run that gave ``callbackUrl``."""
+
+    state: Literal["pending", "retrying", "delivered", "failed", "unknown"]
+    attempts: int = Field(0, description="POSTs made so far.")
+    lastStatus: int | None = Field(None, description="The receiver's last HTTP status.")
+    lastError: str | None = None
+
+
 class WorkflowStatus(_Answer):
     """``GET /api/workflowStatus/{instanceId}``."""
 
@@ -176,6 +185,7 @@ class WorkflowStatus(_Answer):
     )
     progress: Progress | None = Field(None, description="While Running, if the run reports it.")
     trace: TraceSummary | None = None
+    callback: CallbackState | None = None
 
 
 class ErrorType(_Answer):

@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import azure.functions as func
 
+from activities.callback import CallbackRefused, check_target, parse_url
 from api.caller import ANONYMOUS_OWNER, owner_tag, resolve_caller
 from api.idempotency import (
     IDEMPOTENCY_HEADER,
@@ -99,6 +100,7 @@ def build_orchestration_input(
         command=request.command_override or settings.python_command,
         config=run_config(settings, timeout_seconds=request.timeout_seconds),
         request_hash=request_hash,
+        callback_url=request.callback_url,
     )
 
 
@@ -205,6 +207,20 @@ async def start_idempotent(
     return True
 
 
+async def check_callback(url: str, settings: SessionSettings) -> None:
+    """Where ``callbackUrl`` resolves to must be allowed (400 naming why otherwise)."""
+    try:
+        target = parse_url(url, allow_http=settings.callback_allow_http)
+        await check_target(target, allowed_hosts=settings.callback_hosts)
+    except CallbackRefused as exc:
+        raise ApiProblem(
+            400,
+            "Invalid request",
+            f"callbackUrl {exc}.",
+            errors=[{"path": "callbackUrl", "message": str(exc)}],
+        ) from None
+
+
 async def start_workflow(
     req: func.HttpRequest, client: Any, *, settings: SessionSettings | None = None
 ) -> func.HttpResponse:
@@ -218,6 +234,8 @@ async def start_workflow(
             content_type=req.headers.get("content-type"),
             settings=settings,
         )
+        if request.callback_url is not None:
+            await check_callback(request.callback_url, settings)
         orchestration_input = build_orchestration_input(
             request,
             settings=settings,

@@ -24,6 +24,7 @@ from api.problems import (
     problem_response,
 )
 from orchestrator.errors import parse_error_message
+from orchestrator.models import callback_instance_id
 from settings import SessionSettings
 
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -107,6 +108,7 @@ def parse_cancellation(output: Any) -> dict[str, Any]:
         return {
             "canceledBy": by if isinstance(by, str) else None,
             "reason": reason if isinstance(reason, str) else None,
+            "callback": value.get("callback") is True,
         }
     if value is None or value == "":
         return {"canceledBy": None, "reason": None}
@@ -155,11 +157,13 @@ def status_document(
                 if envelope.get(key) is not None:
                     document[key] = envelope[key]
             _trace_summary(document, envelope.get("trace"))
+            _callback_flag(document, envelope.get("callback"))
         else:
             document["output"] = envelope
     elif runtime_status == "Failed":
         error = dict(parse_failure(output))
         _trace_summary(document, error.pop("trace", None))
+        _callback_flag(document, error.pop("callback", None))
         logs = error.pop("logs", None)
         if isinstance(logs, dict):
             document["logs"] = logs
@@ -174,6 +178,7 @@ def status_document(
         document["error"] = error
     elif runtime_status in CANCELED:
         cancellation = parse_cancellation(output)
+        _callback_flag(document, cancellation.pop("callback", None))
         document["cancellation"] = cancellation
         document["error"] = {"type": "Canceled", "message": cancellation_message(cancellation)}
     if runtime_status in ("Completed", "Failed"):
@@ -181,6 +186,27 @@ def status_document(
         if queued is not None:
             document["timings"] = {"queuedMs": queued, **(document.get("timings") or {})}
     return document
+
+
+def _callback_flag(document: dict[str, Any], scheduled: Any) -> None:
+    """A run whose webhook was scheduled: the handler fills in the delivery's outcome."""
+    if scheduled is True:
+        document["callback"] = {"state": "pending", "attempts": 0}
+
+
+async def callback_outcome(client: Any, run_instance_id: str) -> dict[str, Any]:
+    """The webhook delivery of a run, from its orchestration (docs/api.md, *Webhooks*)."""
+    try:
+        status = await client.get_status(callback_instance_id(run_instance_id))
+    except Exception:
+        return {"state": "unknown", "attempts": 0}
+    runtime = runtime_of(status)
+    value = _maybe_json(status.output if runtime == "Completed" else status.custom_status)
+    if runtime == "Failed":
+        return {"state": "failed", "attempts": 0, "lastError": "the delivery itself failed"}
+    if isinstance(value, dict) and value.get("state"):
+        return {k: v for k, v in value.items() if k != "url"}
+    return {"state": "pending", "attempts": 0}
 
 
 def _trace_summary(document: dict[str, Any], trace: Any) -> None:
@@ -279,4 +305,6 @@ async def get_workflow_status(
         last_updated_time=status.last_updated_time,
         output=status.output,
     )
+    if "callback" in document:
+        document["callback"] = await callback_outcome(client, instance_id)
     return json_response(document)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from activities.callback import CallbackRefused, parse_url
 from api.models import WorkflowRequest
 from api.problems import (
     TYPE_MALFORMED_JSON,
@@ -325,6 +326,20 @@ def _check_timeout(raw: dict[str, Any], settings: SessionSettings, add: Callable
         )
 
 
+def _check_callback(raw: dict[str, Any], settings: SessionSettings, add: Callable) -> None:
+    """The URL's form; where it resolves to is checked when the run starts (api.starter)."""
+    url = raw.get("callbackUrl")
+    if not isinstance(url, str):
+        return
+    if settings.callback_signing_secret is None:
+        add("callbackUrl", f"webhooks are not configured here ({ENV_PREFIX}CallbackSigningSecret)")
+        return
+    try:
+        parse_url(url, allow_http=settings.callback_allow_http)
+    except CallbackRefused as exc:
+        add("callbackUrl", str(exc))
+
+
 CHECKS = (
     _check_code,
     _check_input,
@@ -333,6 +348,7 @@ CHECKS = (
     _check_preamble,
     _check_command,
     _check_timeout,
+    _check_callback,
 )
 
 

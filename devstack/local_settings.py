@@ -24,6 +24,7 @@ GENERATED = (
     "AzureSession__StaticToken",
     FUNCTION_KEYS,
     SYSTEM_KEY,
+    "AzureSession__CallbackSigningSecret",
 )
 
 DEFAULT_VALUES: dict[str, str] = {
@@ -31,6 +32,9 @@ DEFAULT_VALUES: dict[str, str] = {
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
     "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
     "AzureSession__AuthMode": "static-token",
+    # a webhook receiver on this machine works out of the box (docs/api.md, *Webhooks*)
+    "AzureSession__CallbackAllowedHosts": "127.0.0.1,::1,localhost",
+    "AzureSession__CallbackAllowHttp": "true",
 }
 
 

@@ -147,6 +147,8 @@ class OrchestrationInput(BoundaryModel):
     #: SHA-256 of the canonical request when it came with an ``Idempotency-Key``, so a
     #: repeated POST can be told apart from a different one under the same key.
     request_hash: str | None = None
+    #: Where the final status is POSTed (checked at submission and at every delivery).
+    callback_url: str | None = None
 
     @model_validator(mode="after")
     def _the_apis_rules(self) -> OrchestrationInput:
@@ -453,6 +455,8 @@ class WorkflowResult(PublicModel):
     attempts: list[AttemptDoc] | None = None
     #: The agent trace (``GET /api/workflows/{id}/trace``; status shows only its size).
     trace: dict[str, Any] | None = None
+    #: A webhook delivery was scheduled (status reads its outcome).
+    callback: bool | None = None
 
 
 class ErrorDoc(PublicModel):
@@ -473,3 +477,58 @@ class ErrorDoc(PublicModel):
     attempts: list[AttemptDoc] | None = None
     #: The agent trace up to the failure, when the run left one.
     trace: dict[str, Any] | None = None
+    #: A webhook delivery was scheduled (status reads its outcome).
+    callback: bool | None = None
+
+
+# --- webhooks (activities/webhook_activities.py, orchestrator/callback_orchestrator.py) ----
+
+
+def callback_instance_id(run_instance_id: str) -> str:
+    """The delivery orchestration of a run's webhook: one per run, found from the run's id."""
+    return f"{run_instance_id}-callback"
+
+
+class ScheduleCallbackRequest(BoundaryModel):
+    """``ScheduleCallback``: start the delivery orchestration of a run that is ending."""
+
+    run_instance_id: str
+    callback_url: str
+
+
+class CallbackInput(BoundaryModel):
+    """``CallbackOrchestrator``'s input: what to deliver where, and for how long to try."""
+
+    run_instance_id: str
+    callback_url: str
+    retry_seconds: float = Field(300.0, ge=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class DeliverRequest(BoundaryModel):
+    """``DeliverCallback``: POST the run's status once."""
+
+    run_instance_id: str
+    callback_url: str
+    attempt: int = Field(ge=1)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class DeliverResult(BoundaryModel):
+    """One delivery attempt; ``pending`` when the run had not ended yet (nothing sent)."""
+
+    pending: bool = False
+    delivered: bool = False
+    retry: bool = False
+    status: int | None = None
+    error: str | None = None
+
+
+class CallbackOutcome(PublicModel):
+    """The delivery as status shows it (``callback``)."""
+
+    state: Literal["pending", "retrying", "delivered", "failed"]
+    attempts: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+    url: str | None = None

@@ -1,6 +1,9 @@
 """Function names shared by the orchestrator, the starter and ``function_app.py``."""
 
 ORCHESTRATOR = "WorkflowOrchestrator"
+#: Delivers one run's webhook (started by ``ScheduleCallback`` as the run ends).
+CALLBACK_ORCHESTRATOR = "CallbackOrchestrator"
+ORCHESTRATORS = (ORCHESTRATOR, CALLBACK_ORCHESTRATOR)
 
 UPLOAD_WORKFLOW_FILES = "UploadWorkflowFiles"
 START_EXECUTION = "StartExecution"
@@ -11,6 +14,9 @@ STOP_SESSION = "StopSession"
 #: ``watch`` mode: upload + start + watch + collect, then watch windows.
 RUN_EXECUTION = "RunExecution"
 WATCH_EXECUTION = "WatchExecution"
+#: Webhooks: start the delivery orchestration; one delivery attempt.
+SCHEDULE_CALLBACK = "ScheduleCallback"
+DELIVER_CALLBACK = "DeliverCallback"
 
 ACTIVITIES = (
     UPLOAD_WORKFLOW_FILES,
@@ -21,4 +27,6 @@ ACTIVITIES = (
     STOP_SESSION,
     RUN_EXECUTION,
     WATCH_EXECUTION,
+    SCHEDULE_CALLBACK,
+    DELIVER_CALLBACK,
 )

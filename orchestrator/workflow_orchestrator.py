@@ -50,6 +50,7 @@ from orchestrator.models import (
     PollResult,
     RunRequest,
     RunResult,
+    ScheduleCallbackRequest,
     StartRequest,
     StartResult,
     StopRequest,
@@ -198,7 +199,7 @@ class _Run:
         """Fields every activity request carries."""
         return {"instance_id": self.context.instance_id, "session": self.spec.session}
 
-    def call(self, name: str, request: ActivityRequest) -> Steps:
+    def call(self, name: str, request: BoundaryModel) -> Steps:
         """Call an activity with retries; a failure after the last attempt fails the run."""
         self.activity_calls += 1
         try:
@@ -625,6 +626,20 @@ class _Run:
             exclude_none=False,
         )
 
+    def schedule_callback(self) -> Steps:
+        """Start the webhook's delivery (its own orchestration); never fails the run."""
+        assert self.spec.callback_url is not None
+        try:
+            yield from self.call(
+                names.SCHEDULE_CALLBACK,
+                ScheduleCallbackRequest(
+                    run_instance_id=self.context.instance_id, callback_url=self.spec.callback_url
+                ),
+            )
+        except WorkflowRunError:
+            return False
+        return True
+
     # --- the flow ----------------------------------------------------------------
 
     def execute(self) -> Steps:
@@ -719,4 +734,13 @@ def workflow_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         raise WorkflowRunError(
             ErrorDoc(type="InvalidOrchestrationInput", message=clip(str(exc)), stage="pending")
         ) from None
-    return (yield from _Run(context, spec).execute())
+    run = _Run(context, spec)
+    if spec.callback_url is None:
+        return (yield from run.execute())
+    try:
+        result = yield from run.execute()
+    except WorkflowRunError as exc:
+        scheduled = yield from run.schedule_callback()
+        raise WorkflowRunError(exc.error.model_copy(update={"callback": scheduled})) from None
+    result["callback"] = yield from run.schedule_callback()
+    return result

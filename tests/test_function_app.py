@@ -47,7 +47,7 @@ def test_registered_names(functions):
         "CancelWorkflow",
         "Health",
         "OpenApi",
-        "WorkflowOrchestrator",
+        *names.ORCHESTRATORS,
         *names.ACTIVITIES,
     }
     assert names.ACTIVITIES == (
@@ -59,6 +59,8 @@ def test_registered_names(functions):
         "StopSession",
         "RunExecution",
         "WatchExecution",
+        "ScheduleCallback",
+        "DeliverCallback",
     )
     assert names.ORCHESTRATOR == "WorkflowOrchestrator"
 

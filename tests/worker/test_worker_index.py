@@ -34,8 +34,8 @@ def test_the_worker_is_the_pinned_one_on_python_313() -> None:
 
 def test_every_function_loads(served: Served) -> None:
     functions = served.worker.functions
-    assert set(functions) == {*HTTP, names.ORCHESTRATOR, *names.ACTIVITIES}
-    assert len(functions) == len(HTTP) + 1 + len(names.ACTIVITIES)
+    assert set(functions) == {*HTTP, *names.ORCHESTRATORS, *names.ACTIVITIES}
+    assert len(functions) == len(HTTP) + len(names.ORCHESTRATORS) + len(names.ACTIVITIES)
     for name, function in functions.items():
         # the host addresses functions by this id (uuid5 of the name in the worker)
         assert function.function_id == str(uuid.uuid5(uuid.NAMESPACE_OID, name))
@@ -62,15 +62,23 @@ def test_http_function_bindings(served: Served, name: str) -> None:
     assert function.binding_info["$return"][:2] == ("http", 1)
 
 
+#: Activities that also take a durable client (to start or read an orchestration).
+CLIENT_ACTIVITIES = {names.SCHEDULE_CALLBACK, names.DELIVER_CALLBACK}
+
+
 def test_orchestrator_and_activity_bindings(served: Served) -> None:
-    orchestrator = served.worker.functions[names.ORCHESTRATOR]
-    assert orchestrator.bindings == (
-        {"direction": "IN", "type": "orchestrationTrigger", "name": "context"},
-    )
-    for activity in names.ACTIVITIES:
-        assert served.worker.functions[activity].bindings == (
-            {"direction": "IN", "type": "activityTrigger", "name": "payload"},
+    for name in names.ORCHESTRATORS:
+        assert served.worker.functions[name].bindings == (
+            {"direction": "IN", "type": "orchestrationTrigger", "name": "context"},
         )
+    trigger = {"direction": "IN", "type": "activityTrigger", "name": "payload"}
+    client = {"direction": "IN", "type": "durableClient", "name": "client"}
+    for activity in names.ACTIVITIES:
+        bindings = served.worker.functions[activity].bindings
+        expected = [trigger, client] if activity in CLIENT_ACTIVITIES else [trigger]
+        assert {tuple(sorted(b.items())) for b in bindings} == {
+            tuple(sorted(b.items())) for b in expected
+        }
 
 
 def test_what_the_worker_will_pass_and_expect(served: Served) -> None:
