@@ -276,10 +276,7 @@ class WaitState:
     def observe(self, status: WorkflowStatus) -> None:
         """Record a fresh status; report it when the runtime status or phase changed."""
         self.failures = 0
-        changed = self.last is None or (self.last.runtime_status, self.last.phase) != (
-            status.runtime_status,
-            status.phase,
-        )
+        changed = self.last is None or _shown(self.last) != _shown(status)
         self.last = status
         if changed and self.on_update is not None:
             self.on_update(status)
@@ -303,6 +300,29 @@ class WaitState:
         if remaining <= 0:
             return None
         return min(delay, remaining)
+
+
+def _shown(status: WorkflowStatus) -> tuple[Any, ...]:
+    """What a display shows of a status: a change in any of it is reported."""
+    steps = status.progress.steps if status.progress is not None else None
+    return status.runtime_status, status.phase, steps
+
+
+def trace_path(instance_id: str) -> str:
+    """``/api/workflows/{id}/trace``."""
+    return f"{submit_path()}/{quote(instance_id, safe='')}/trace"
+
+
+def parse_trace_page(response: httpx.Response) -> dict[str, Any]:
+    """A page of ``GET .../trace`` as plain JSON (spans are open-ended documents)."""
+    raise_for_problem(response)
+    try:
+        document = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AroError(f"unexpected answer for a trace: {response.text[:200]}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("spans"), list):
+        raise AroError(f"unexpected answer for a trace: {response.text[:200]}")
+    return document
 
 
 def idempotency_headers(key: str | None) -> dict[str, str] | None:

@@ -77,6 +77,18 @@ class AsyncWorkflowClient:
     async def _status(self, instance_id: str) -> tuple[WorkflowStatus, float | None]:
         return proto.parse_status(await self._send("GET", proto.status_path(instance_id)))
 
+    async def trace(self, instance_id: str) -> list[dict[str, Any]]:
+        """Every span of a finished run's agent trace, in end order (all pages)."""
+        spans: list[dict[str, Any]] = []
+        skip: int | None = 0
+        while skip is not None:
+            page = proto.parse_trace_page(
+                await self._send("GET", proto.trace_path(instance_id), params={"skip": skip})
+            )
+            spans += page["spans"]
+            skip = page.get("nextSkip") if page.get("nextSkip") != skip else None
+        return spans
+
     async def cancel(self, instance_id: str, *, reason: str | None = None) -> WorkflowStatus:
         """Ask the server to cancel; :class:`~aro.errors.Conflict` if it already finished."""
         response = await self._send(

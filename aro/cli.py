@@ -33,6 +33,7 @@ from aro.errors import (
 )
 from aro.models import Submission, WorkflowStatus
 from aro.progress import make_progress
+from aro.trace_tree import render as render_trace
 
 EXIT_OK = 0
 EXIT_WORKFLOW_FAILED = 1
@@ -140,8 +141,17 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         f"{SERVER_MAX_TIMEOUT_SECONDS + WAIT_MARGIN_SECONDS})",
     )  # fmt: skip
     run.add_argument("--idempotency-key", metavar="KEY", help="resubmitting is then safe")
+    run.add_argument(
+        "--callback-url", metavar="URL", help="the server POSTs the final status there (signed)"
+    )
     run.add_argument("--no-wait", action="store_true", help="print the instance id and exit")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    trace = commands.add_parser(
+        "trace", parents=[common], help="print a finished run's agent trace as a tree"
+    )
+    trace.add_argument("id", help="instance id")
+    trace.add_argument("--json", action="store_true", help="print the spans as JSON")
 
     status = commands.add_parser("status", parents=[common], help="show an instance's status")
     status.add_argument("id", metavar="ID")
@@ -290,6 +300,7 @@ def build_submission(args: argparse.Namespace) -> Submission:
         "timeout_seconds": args.timeout,
         "environment_variables": dict(args.env) or None,
         "secret_environment_variables": dict(args.secret_env) or None,
+        "callback_url": args.callback_url,
     }
     if args.preamble:
         fields["runner_preamble"] = _read_text(args.preamble, "preamble file")
@@ -379,6 +390,19 @@ def cmd_status(args: argparse.Namespace, client: WorkflowClient) -> int:
     return EXIT_OK
 
 
+def cmd_trace(args: argparse.Namespace, client: WorkflowClient) -> int:
+    """Print a run's spans as an indented tree (or JSON)."""
+    spans = client.trace(args.id)
+    if args.json:
+        _print_json(spans)
+    elif not spans:
+        _err(f"{args.id} has no trace (it has not ended, or it used no agents nor aro_progress)")
+    else:
+        for line in render_trace(spans):
+            print(line)
+    return EXIT_OK
+
+
 def cmd_cancel(args: argparse.Namespace, client: WorkflowClient) -> int:
     """Ask the server to cancel an instance."""
     try:
@@ -412,7 +436,13 @@ def cmd_list(args: argparse.Namespace, client: WorkflowClient) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "cancel": cmd_cancel, "list": cmd_list}
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "trace": cmd_trace,
+    "cancel": cmd_cancel,
+    "list": cmd_list,
+}
 
 
 def main(

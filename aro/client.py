@@ -88,6 +88,18 @@ class WorkflowClient:
     def _status(self, instance_id: str) -> tuple[WorkflowStatus, float | None]:
         return proto.parse_status(self._send("GET", proto.status_path(instance_id)))
 
+    def trace(self, instance_id: str) -> list[dict[str, Any]]:
+        """Every span of a finished run's agent trace, in end order (all pages)."""
+        spans: list[dict[str, Any]] = []
+        skip: int | None = 0
+        while skip is not None:
+            page = proto.parse_trace_page(
+                self._send("GET", proto.trace_path(instance_id), params={"skip": skip})
+            )
+            spans += page["spans"]
+            skip = page.get("nextSkip") if page.get("nextSkip") != skip else None
+        return spans
+
     def cancel(self, instance_id: str, *, reason: str | None = None) -> WorkflowStatus:
         """Ask the server to cancel; :class:`~aro.errors.Conflict` if it already finished."""
         response = self._send(

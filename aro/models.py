@@ -60,6 +60,8 @@ class Submission(BaseModel):
     command_override: str | None = None
     timeout_seconds: int | None = Field(None, gt=0)
     session_strategy: SessionStrategy | None = None
+    #: Where the server POSTs the final status (signed; see docs/api.md, *Webhooks*).
+    callback_url: str | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, **fields: Any) -> Submission:
@@ -111,6 +113,35 @@ class Timings(_Wire):
     total_ms: int | None = None
 
 
+class ProgressEvent(_Wire):
+    """The latest finished step of a running workflow (an agent span or ``aro_progress``)."""
+
+    type: str | None = None
+    name: str | None = None
+    at: str | None = None
+
+
+class Progress(_Wire):
+    """A running workflow's own account of itself (``progress`` while Running)."""
+
+    steps: int = 0
+    agent: str | None = None
+    last: ProgressEvent | None = None
+    tokens: dict[str, int] = Field(default_factory=dict)
+    elapsed_ms: int | None = None
+
+    def describe(self) -> str:
+        """``Classifier → tool get_weather  (5 steps, 179+118 tokens)``."""
+        parts = [self.agent or "-"]
+        if self.last is not None and self.last.type:
+            kind = "tool" if self.last.type == "function" else self.last.type
+            parts.append(f"→ {kind} {self.last.name or ''}".rstrip())
+        tokens = ""
+        if any(self.tokens.values()):
+            tokens = f", {self.tokens.get('input', 0)}+{self.tokens.get('output', 0)} tokens"
+        return f"{' '.join(parts)}  ({self.steps} steps{tokens})"
+
+
 class WorkflowStatus(_Wire):
     """``GET /api/workflowStatus/{id}``: where an instance is and, when done, what it produced."""
 
@@ -123,6 +154,7 @@ class WorkflowStatus(_Wire):
     error: WorkflowError | None = None
     logs: Logs | None = None
     timings: Timings | None = None
+    progress: Progress | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -76,9 +76,12 @@ class LineProgress:
         print(text, file=self._stream, flush=True)
 
     def update(self, status: WorkflowStatus) -> None:
-        """Print the new runtime status and phase with the time since submission."""
+        """Print the new runtime status and phase (or the run's own progress) with the time."""
         elapsed = self._clock() - self._started
-        self.note(f"[{elapsed:6.1f} s] {status.runtime_status}  phase: {status.phase or '-'}")
+        if status.progress is not None:
+            self.note(f"[{elapsed:6.1f} s] {status.progress.describe()}")
+        else:
+            self.note(f"[{elapsed:6.1f} s] {status.runtime_status}  phase: {status.phase or '-'}")
 
     def sleep(self, seconds: float) -> None:
         """Just sleep."""
@@ -117,6 +120,8 @@ class SpinnerProgress:
         else:
             runtime = self._status.runtime_status.lower()
             text = f"{frame} {runtime} ({elapsed:.1f} s)  phase: {self._status.phase or '-'}"
+            if self._status.progress is not None:
+                text = f"{frame} {runtime} ({elapsed:.1f} s)  {self._status.progress.describe()}"
         return text[: max(self._width - 1, 10)]
 
     def _draw(self) -> None:

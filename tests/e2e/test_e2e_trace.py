@@ -176,3 +176,41 @@ def test_a_running_run_has_no_trace_yet_and_another_callers_run_is_404(
     with StackClient(stack, key=None) as anonymous:
         assert anonymous.http.get(f"/api/workflows/{instance}/trace").status_code == 401
     api.wait(instance)
+
+
+def test_the_cli_shows_live_progress_and_prints_the_trace_tree(
+    api: StackClient,
+    stack: LocalStack,
+    model: ModelServer,
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aro.cli import main
+
+    recipe = RECIPES["ghidx_weather_function_tool.py"]
+    replies = as_script(recipe.script)
+
+    async def slow(request: ModelRequest):
+        await asyncio.sleep(1.0)
+        return await resolve_reply(replies, request)
+
+    model.set_script(slow)
+    workflow = tmp_path / "workflow.py"
+    workflow.write_text(recipe.source().read_text(encoding="utf-8"), encoding="utf-8")
+    env = [arg for k, v in model_env(model.base_url).items() for arg in ("--env", f"{k}={v}")]
+    argv = ["run", str(workflow), "--input-json", json.dumps({"input_as_text": recipe.input_text})]
+    environ = {"ARO_URL": stack.base_url, "ARO_FUNCTION_KEY": stack.function_key or ""}
+    assert main([*argv, *env], environ=environ) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == recipe.expected_result
+    live = [line for line in err.splitlines() if "steps" in line]
+    assert live, err  # e.g. "[   3.2 s] Agent → tool get_weather  (3 steps, 23+58 tokens)"
+    assert any("Agent" in line for line in live), err
+    instance = err.splitlines()[0].removeprefix("submitted ")
+    assert main(["trace", instance], environ=environ) == 0
+    tree = capsys.readouterr().out.splitlines()
+    assert tree[0].startswith("trace")
+    tool = next(line for line in tree if "function get_weather" in line)
+    agent = next(line for line in tree if line.lstrip().startswith("agent"))
+    assert len(tool) - len(tool.lstrip()) > len(agent) - len(agent.lstrip())  # nested under it
+    assert any("tokens" in line for line in tree if "response" in line)

@@ -112,6 +112,8 @@ def run(payload):
     s = os.environ['TOKEN']
     print(urllib.parse.quote(s), urllib.parse.quote_plus(s), json.dumps(s), repr(s))
     print(base64.b64encode(s.encode()).decode(), base64.urlsafe_b64encode(s.encode()).decode())
+    b64 = base64.b64encode(s.encode()).decode()
+    aro_progress("leak", raw=s, quoted=urllib.parse.quote(s), b64=b64)
     raise RuntimeError(f"failed with {s!r} / {json.dumps(s)} / {urllib.parse.quote(s)}")
 """
 
@@ -120,10 +122,12 @@ def test_row8_encoded_secrets_are_redacted(api: StackClient) -> None:
     body = {"workflowCode": LEAKY, "secretEnvironmentVariables": {"TOKEN": SETTING}}
     status = api.run(body)
     history = api.status_management(status["instanceId"], show_history=True)
+    trace = api.http.get(f"/api/workflows/{status['instanceId']}/trace").json()
     assert status["runtimeStatus"] == "Failed", status
+    assert [span["name"] for span in trace["spans"]] == ["leak"]  # the trace kept, redacted
     encoded = base64.b64encode(SECRET.encode()).decode()
     assert encoded in secret_forms(SECRET) and urllib.parse.quote(SECRET) in secret_forms(SECRET)
-    for text in (json.dumps(status), json.dumps(history)):
+    for text in (json.dumps(status), json.dumps(history), json.dumps(trace)):
         for form in secret_forms(SECRET):
             assert form not in text, form
     assert "***" in json.dumps(status)  # the places the secret was are masked
