@@ -21,6 +21,7 @@ from activities.secrets import secret_forms
 from devstack.stack import LocalStack
 from model_server import ModelRequest, ModelServer, run_model_server
 from model_server.scripts import as_script, resolve_reply
+from model_server.shapes import estimate_tokens
 from tests.support.fixture_scripts import RECIPES, model_env
 
 pytestmark = pytest.mark.e2e
@@ -98,8 +99,11 @@ def test_a_finished_run_has_its_trace(
     assert status["trace"] == {"spans": len(spans), "truncated": False}
     assert trace["complete"] is True and trace["total"] == len(spans)
     responses = [s for s in spans if s["type"] == "response"]
-    assert len(responses) == len(model.requests_to("responses"))
-    assert all(s["data"]["usage"]["input"] > 0 for s in responses)
+    calls = model.requests_to("responses")
+    # the token counts are the ones the model answered with, call by call
+    assert [s["data"]["usage"]["input"] for s in responses] == [
+        estimate_tokens(call.body.get("input", "")) for call in calls
+    ]
     agents = [s for s in spans if s["type"] == "agent"]
     assert agents and all(s["endedAt"] > s["startedAt"] for s in agents)
     tools = [s for s in spans if s["type"] == "function"]
