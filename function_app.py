@@ -23,6 +23,7 @@ from api.openapi import openapi
 from api.starter import start_workflow
 from api.status import get_workflow_status
 from api.trace import get_workflow_trace
+from api.ui import run_viewer
 from orchestrator.callback_orchestrator import callback_orchestrator
 from orchestrator.workflow_orchestrator import workflow_orchestrator
 
@@ -84,6 +85,18 @@ async def Health(req: func.HttpRequest) -> func.HttpResponse:
 async def OpenApi(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/openapi.json: the OpenAPI 3.1 document."""
     return await openapi(req)
+
+
+@app.route(route="ui", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def RunViewer(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/ui: the run viewer (a static page that calls this API with your key)."""
+    return await run_viewer(req)
+
+
+@app.route(route="ui/{asset}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def RunViewerAsset(req: func.HttpRequest) -> func.HttpResponse:
+    """GET /api/ui/app.js, /api/ui/app.css: the viewer's script and styles."""
+    return await run_viewer(req)
 
 
 @app.orchestration_trigger(context_name="context")

@@ -46,6 +46,8 @@ class Response:
     description: str
     model: type[BaseModel] | None = None
     headers: tuple[str, ...] = ()
+    #: Media types of a non-JSON answer (the run viewer's page and assets).
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,34 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        function="RunViewer",
+        route="ui",
+        method="get",
+        summary="The run viewer: a web page for your runs (enter your function key in it).",
+        anonymous=True,
+        responses={200: Response("The page (it calls this API).", media=("text/html",))},
+    ),
+    Operation(
+        function="RunViewerAsset",
+        route="ui/{asset}",
+        method="get",
+        summary="The run viewer's script and styles.",
+        anonymous=True,
+        parameters=(
+            {
+                "name": "asset",
+                "in": "path",
+                "required": True,
+                "description": "app.js or app.css.",
+                "schema": {"type": "string"},
+            },
+        ),
+        responses={
+            200: Response("The script or the styles.", media=("text/javascript", "text/css")),
+            404: Response("No such asset.", media=("text/plain",)),
+        },
+    ),
+    Operation(
         function="OpenApi",
         route="openapi.json",
         method="get",
@@ -285,6 +315,8 @@ def _operation(op: Operation) -> dict[str, Any]:
             entry["content"] = {media: {"schema": _ref(answer.model)}}
         elif op.function == "OpenApi":
             entry["content"] = {"application/json": {"schema": {"type": "object"}}}
+        elif answer.media:
+            entry["content"] = {m: {"schema": {"type": "string"}} for m in answer.media}
         if answer.headers:
             entry["headers"] = {
                 name: {"description": HEADER_DOCS[name], "schema": {"type": "string"}}

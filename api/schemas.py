@@ -166,6 +166,17 @@ class CallbackState(_Answer):
     lastError: str | None = None
 
 
+class RequestSummary(_Answer):
+    """What the run was asked to do: names only, never values (for viewers)."""
+
+    sessionStrategy: str | None = None
+    timeoutSeconds: int | None = None
+    environmentVariables: list[str] = Field(default_factory=list, description="Names only.")
+    secretEnvironmentVariables: list[str] = Field(default_factory=list, description="Names.")
+    command: str | None = None
+    callback: bool = False
+
+
 class WorkflowStatus(_Answer):
     """``GET /api/workflowStatus/{instanceId}``."""
 
@@ -186,6 +197,7 @@ class WorkflowStatus(_Answer):
     progress: Progress | None = Field(None, description="While Running, if the run reports it.")
     trace: TraceSummary | None = None
     callback: CallbackState | None = None
+    request: RequestSummary | None = None
 
 
 class ErrorType(_Answer):

@@ -149,6 +149,8 @@ def status_document(
         document["executionId"] = custom["executionId"]
     if runtime_status in ("Running", "Pending") and isinstance(custom.get("progress"), dict):
         document["progress"] = custom["progress"]
+    if isinstance(custom.get("request"), dict):
+        document["request"] = custom["request"]
     if runtime_status == "Completed":
         envelope = _maybe_json(output)
         if isinstance(envelope, dict) and envelope.get("status") == "succeeded":

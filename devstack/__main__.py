@@ -15,6 +15,7 @@ BANNER = """
 Agent Runtime Orchestrator is running (local stack).
 
   Functions host : {base}/api
+  Run viewer     : {base}/api/ui   (paste the function key into the page)
   Session pool   : {pool}   (emulator, sandbox egress: {egress})
   State          : {state}
   Function key   : {key_note}

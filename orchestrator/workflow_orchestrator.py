@@ -163,11 +163,24 @@ class _Run:
             status["attempts"] = len(self.attempts)
         if self.progress is not None and phase == "running":
             status["progress"] = self.progress
+        status["request"] = self.request_summary()
         self.context.set_custom_status(status)
         if not self.context.is_replaying:
             logger.for_run(
                 instance_id=self.context.instance_id, execution_id=self.execution_id
             ).info("phase %s", phase)
+
+    def request_summary(self) -> dict[str, Any]:
+        """What the run was asked to do, without values: for viewers (names, never secrets)."""
+        spec = self.spec
+        return {
+            "sessionStrategy": spec.session.strategy,
+            "timeoutSeconds": self.config.timeout_seconds,
+            "environmentVariables": sorted(spec.environment_variables),
+            "secretEnvironmentVariables": sorted(spec.secret_environment_variables),
+            "command": spec.command,
+            "callback": spec.callback_url is not None,
+        }
 
     def timings(self) -> Timings:
         """Stage timings so far (``None`` for stages not reached) and the hops used."""

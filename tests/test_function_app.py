@@ -47,6 +47,8 @@ def test_registered_names(functions):
         "CancelWorkflow",
         "Health",
         "OpenApi",
+        "RunViewer",
+        "RunViewerAsset",
         *names.ORCHESTRATORS,
         *names.ACTIVITIES,
     }

@@ -44,7 +44,7 @@ def test_every_live_route_is_documented_and_nothing_else(document, live_function
         if method in HTTP_METHODS
     }
     assert set(live) == documented
-    assert len(live) == 7
+    assert len(live) == 9
 
 
 def test_security_matches_each_route_auth_level(document, live_functions):

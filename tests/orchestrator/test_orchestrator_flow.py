@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -111,8 +112,15 @@ def test_custom_status_phases_in_order_and_small():
         "completed",
     ]
     for status in context.statuses:
-        assert set(status) <= {"phase", "executionId", "polls", "startedAt"}
+        assert set(status) <= {"phase", "executionId", "polls", "startedAt", "request"}
+        assert len(json.dumps(status)) < 1000
     assert context.statuses[-1]["polls"] == 2
+    request = context.statuses[-1]["request"]
+    assert request["sessionStrategy"] == "ephemeral" and request["callback"] is False
+    assert set(request) == {
+        "sessionStrategy", "timeoutSeconds", "environmentVariables",
+        "secretEnvironmentVariables", "command", "callback",
+    }  # fmt: skip
     assert context.statuses[-1]["executionId"]
 
 

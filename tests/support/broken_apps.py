@@ -19,8 +19,8 @@ from types import ModuleType
 from orchestrator import names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: function_app.py's functions: seven HTTP functions, the orchestrators, the activities.
-APP_FUNCTION_COUNT = 7 + len(names.ORCHESTRATORS) + len(names.ACTIVITIES)
+#: function_app.py's functions: nine HTTP functions, the orchestrators, the activities.
+APP_FUNCTION_COUNT = 9 + len(names.ORCHESTRATORS) + len(names.ACTIVITIES)
 #: What the real app imports (copied next to a broken function_app.py).
 APP_PACKAGES = ("api", "activities", "orchestrator", "session_client", "runner")
 APP_MODULES = ("settings.py", "telemetry.py", "host.json")

@@ -21,6 +21,8 @@ HTTP = {
     "CancelWorkflow": ("workflows/{instanceId}/cancel", ["POST"], "FUNCTION", True),
     "Health": ("health", ["GET"], "ANONYMOUS", False),
     "OpenApi": ("openapi.json", ["GET"], "ANONYMOUS", False),
+    "RunViewer": ("ui", ["GET"], "ANONYMOUS", False),
+    "RunViewerAsset": ("ui/{asset}", ["GET"], "ANONYMOUS", False),
 }
 
 
