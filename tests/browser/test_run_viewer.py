@@ -218,3 +218,52 @@ def test_accessible_and_readable_on_a_phone(browser, stack: LocalStack) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 376, (view, width)
     context.close()
+
+
+CONTRAST = """
+() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const background = (e) => {
+    for (; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll(SELECTORS)]
+    .filter((e) => e.offsetParent !== null && e.textContent.trim())
+    .map((e) => [e.tagName + "." + e.className, rgb(getComputedStyle(e).color).slice(0, 3),
+                 background(e)]);
+}
+"""
+
+
+def _luminance(rgb: list[float]) -> float:
+    def channel(value: float) -> float:
+        value /= 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(
+    browser, api: StackClient, stack: LocalStack, scheme: str
+) -> None:
+    api.run({"workflowCode": "def run(p):\n    raise ValueError('x')\n"})
+    api.run({"workflowCode": HELLO})
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{stack.base_url}/api/ui")
+    page.get_by_label("Function key").fill(stack.function_key or "")
+    page.get_by_role("button", name="Use key").click()
+    page.locator("#runs-body tr").nth(1).wait_for()
+    selectors = "body, h1 a, h2, th, td, td a, .hint, .badge, label, nav a, button"
+    samples = page.evaluate(CONTRAST.replace("SELECTORS", repr(selectors)))
+    assert len(samples) > 20, samples
+    for name, fg, bg in samples:
+        light, dark = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+        ratio = (light + 0.05) / (dark + 0.05)
+        assert ratio >= 4.5, (scheme, name, fg, bg, round(ratio, 2))
+    context.close()
