@@ -1,8 +1,10 @@
 """Per-execution overhead of the session emulator vs a bare ``python -c 'print(1)'``.
 
 Starts the emulator in-process, then measures side by side (interleaved, same run):
-bare interpreter start, a Synchronous execution, and an Asynchronous execution plus
-polling. Prints p50/p95 in ms and ratios; writes bench/results/emulator_overhead.json.
+bare interpreter start, a Synchronous execution and an Asynchronous execution plus
+polling in one session (its kernel warm), and a Synchronous execution in a new session
+(its kernel started for it, as an ephemeral run's). Prints p50/p95 in ms and ratios;
+writes bench/results/emulator_overhead.json.
 """
 
 from __future__ import annotations
@@ -91,16 +93,26 @@ def main(argv: list[str] | None = None) -> int:
             identifier = f"bench-{uuid.uuid4().hex[:12]}"
             for _ in range(args.warmup):
                 _bare(python), _sync(client, identifier), _async(client, identifier)
-            samples: dict[str, list[float]] = {"bare": [], "sync": [], "async_poll": []}
-            for _ in range(args.runs):  # interleaved so machine noise hits all three alike
+            samples: dict[str, list[float]] = {
+                "bare": [],
+                "sync": [],
+                "async_poll": [],
+                "sync_new_session": [],
+            }
+            for _ in range(args.runs):  # interleaved so machine noise hits them all alike
                 samples["bare"].append(_bare(python))
                 samples["sync"].append(_sync(client, identifier))
                 samples["async_poll"].append(_async(client, identifier))
+                # a fresh session starts its kernel: what an ephemeral run pays
+                fresh = f"bench-{uuid.uuid4().hex[:12]}"
+                samples["sync_new_session"].append(_sync(client, fresh))
+                client.delete("/session", params={"api-version": "2025-02-02-preview",
+                                                  "identifier": fresh})  # fmt: skip
             metadata = client.get("/metadata", params={"api-version": "2025-02-02-preview"})
             isolation = metadata.json()["emulator"]["isolation"]
     stats = {name: _summary(values) for name, values in samples.items()}
     bare_p50 = stats["bare"]["p50_ms"]
-    for name in ("sync", "async_poll"):
+    for name in ("sync", "async_poll", "sync_new_session"):
         stats[name]["overhead_p50_ms"] = round(stats[name]["p50_ms"] - bare_p50, 2)
         stats[name]["ratio_p50"] = round(stats[name]["p50_ms"] / bare_p50, 2)
         stats[name]["ratio_p95"] = round(stats[name]["p95_ms"] / stats["bare"]["p95_ms"], 2)
@@ -113,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         "results": stats,
     }
     print(f"isolation: {isolation}; {args.runs} runs each, interleaved")
-    print(f"{'case':<12}{'p50 ms':>10}{'p95 ms':>10}{'overhead':>11}{'ratio p50':>11}")
+    print(f"{'case':<18}{'p50 ms':>10}{'p95 ms':>10}{'overhead':>11}{'ratio p50':>11}")
     for name, s in stats.items():
         over = f"{s.get('overhead_p50_ms', 0):+.1f}" if name != "bare" else "-"
         ratio = f"{s['ratio_p50']:.2f}x" if name != "bare" else "1.00x"
-        print(f"{name:<12}{s['p50_ms']:>10.1f}{s['p95_ms']:>10.1f}{over:>11}{ratio:>11}")
+        print(f"{name:<18}{s['p50_ms']:>10.1f}{s['p95_ms']:>10.1f}{over:>11}{ratio:>11}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {RESULTS}")

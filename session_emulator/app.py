@@ -456,6 +456,7 @@ def create_app(
         await asyncio.to_thread(registry.load_storage)
         cgroups = await asyncio.to_thread(detect_cgroups, session_cgroup_limits(config))
         runner = Runner(config=config, isolation=iso, interpreter=interpreter, cgroups=cgroups)
+        registry.on_release = runner.release
         log.info("session limits: %s", runner.describe_limits())
         app.state.emulator = State(config=config, registry=registry, runner=runner)
         app.state.started_at = rfc3339(datetime.now(UTC))
@@ -468,6 +469,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
             await registry.close()
+            await runner.close()
             if cgroups is not None:
                 await asyncio.to_thread(cgroups.close)
 

@@ -1,19 +1,29 @@
-"""The tiny in-sandbox prelude: limits, uid drop, then run the code Jupyter-style.
+"""The in-sandbox kernel: limits, uid drop, then run code cells in one namespace, like Jupyter.
 
-It is passed to ``python -u -c`` and reads the user's code from stdin, so the code
-never touches a file another session could see. The last statement, when it is an
-expression, is evaluated separately and its value is written as JSON to the result
-pipe (``EMU_RESULT_FD``), like a notebook cell's ``Out[n]``.
+It is passed to ``python -u -c`` and lives as long as its session: a code-interpreter
+session keeps a Jupyter kernel, so variables, imports and functions persist from one
+execution to the next (the clients say so: "x = 5" then "print(x)"). The emulator talks
+to it over a Unix socket (``EMU_KERNEL_FD``). A request is an 8-byte big-endian length,
+the code, and three file descriptors passed with it (``SCM_RIGHTS``): the cell's stdout,
+its stderr and a result pipe. The kernel points fd 1 and 2 at the first two while the cell
+runs (so subprocesses are captured too), then writes the last expression's value as JSON
+to the result pipe and closes it: that EOF is the end of the execution. Between cells fd
+1 and 2 go to /dev/null. The socket's EOF ends the kernel.
+
+The code never touches a file another session could see. The last statement, when it is
+an expression, is evaluated separately and its value returned (``Out[n]``); a figure or an
+image (``savefig`` / ``_repr_png_``) becomes ``{"type": "image", "format": "png",
+"base64_data": ...}`` as the service returns it.
 """
 
 from __future__ import annotations
 
-BOOTSTRAP = r"""
+KERNEL = r"""
 import os, sys
 def _emu():
-    import ast, json, math, resource, traceback
+    import ast, json, math, resource, socket, struct, traceback
     env = os.environ
-    fd = int(env.pop("EMU_RESULT_FD"))
+    sock = socket.socket(fileno=int(env.pop("EMU_KERNEL_FD")))
     for name, value in json.loads(env.pop("EMU_LIMITS", "[]")):
         resource.setrlimit(getattr(resource, name), (value, value))
     uid = env.pop("EMU_UID", "")
@@ -22,49 +32,102 @@ def _emu():
         os.setgid(int(uid))
         os.setuid(int(uid))
     limit = int(env.pop("EMU_RESULT_MAX", "1048576"))
-    src = sys.stdin.read()
-    sys.stdin.close()
     sys.stdin = open(os.devnull)
     sys.argv = [""]
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
-    value = None
+
     def show(exc):
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
             tb = tb.tb_next
         traceback.print_exception(type(exc), exc, tb)
-    try:
-        tree = ast.parse(src, "<code>")
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, "<code>", "exec"), ns)
-        if last is not None:
-            value = eval(compile(last, "<code>", "eval"), ns)
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            show(exc)
-    except BaseException as exc:
-        show(exc)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        pass
-    if value is None:
-        out = ""
-    elif isinstance(value, float) and not math.isfinite(value):
-        out = str(value)
-    else:
+
+    def image(value):
+        import base64, io
+        data = None
         try:
-            out = json.loads(json.dumps(value, allow_nan=False))
+            if hasattr(value, "savefig"):
+                buffer = io.BytesIO()
+                value.savefig(buffer, format="png")
+                data = buffer.getvalue()
+            elif hasattr(value, "_repr_png_"):
+                data = value._repr_png_()
         except BaseException:
-            out = repr(value)
-    data = json.dumps({"executionResult": out}).encode()
-    if len(data) > limit:
-        data = json.dumps({"executionResult": repr(value)[: limit // 2]}).encode()
-    with os.fdopen(fd, "wb", closefd=True) as pipe:
-        pipe.write(data)
+            return None
+        if not isinstance(data, (bytes, bytearray)):
+            return None
+        return {"type": "image", "format": "png",
+                "base64_data": base64.b64encode(bytes(data)).decode()}
+
+    def encode(value):
+        if value is None:
+            return ""
+        picture = image(value) if not isinstance(value, (str, int, float, list, dict)) else None
+        if picture is not None:
+            return picture
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        try:
+            return json.loads(json.dumps(value, allow_nan=False))
+        except BaseException:
+            return repr(value)
+
+    def cell(src):
+        value = None
+        try:
+            tree = ast.parse(src, "<code>")
+            last = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = ast.Expression(tree.body.pop().value)
+            exec(compile(tree, "<code>", "exec"), ns)
+            if last is not None:
+                value = eval(compile(last, "<code>", "eval"), ns)
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                show(exc)
+        except BaseException as exc:
+            show(exc)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        out = encode(value)
+        data = json.dumps({"executionResult": out}).encode()
+        if len(data) > limit:
+            data = json.dumps({"executionResult": repr(value)[: limit // 2]}).encode()
+        return data
+
+    def receive():
+        fds, chunks, size, got = [], [], None, 0
+        while size is None or got < size + 8:
+            data, more, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+            if not data:
+                return None, fds
+            fds += more
+            chunks.append(data)
+            got += len(data)
+            if size is None and got >= 8:
+                size = struct.unpack(">Q", b"".join(chunks)[:8])[0]
+        return b"".join(chunks)[8:].decode("utf-8", "surrogatepass"), fds
+
+    null = os.open(os.devnull, os.O_RDWR)
+    while True:
+        src, fds = receive()
+        if src is None or len(fds) != 3:
+            return
+        out_fd, err_fd, result_fd = fds
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        os.close(out_fd)
+        os.close(err_fd)
+        data = cell(src)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        with os.fdopen(result_fd, "wb", closefd=True) as pipe:
+            pipe.write(data)
 _emu()
-del _emu
 """
+
+#: The length prefix of a request (the code's UTF-8 size).
+HEADER_FORMAT = ">Q"

@@ -49,8 +49,6 @@ class ResourceLimits(BaseModel):
     #: Largest single file (also capped by ``disk_bytes``).
     file_size_bytes: int = Field(256 * MIB, gt=0)
     open_files: int = Field(1024, gt=0)
-    #: CPU seconds on top of the execution's timeout (the wall clock usually fires first).
-    cpu_seconds_margin: int = Field(5, ge=1)
 
 
 class EmulatorConfig(BaseModel):

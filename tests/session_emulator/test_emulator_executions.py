@@ -128,14 +128,25 @@ async def test_output_streams_are_truncated(http, identifier):
     assert short["result"]["stdout"] == "é" * 10
 
 
-async def test_state_is_files_only_and_cwd_is_mnt_data(http, identifier):
+async def test_a_session_keeps_its_kernel_state_like_jupyter(http, identifier):
     await run_code(http, identifier, "open('note.txt', 'w').write('kept')\nsecret = 1")
     body = await run_code(
         http, identifier, "import os\nprint(os.getcwd(), open('/mnt/data/note.txt').read())"
     )
     assert body["result"]["stdout"] == "/mnt/data kept\n"
-    gone = await run_code(http, identifier, "secret")
-    assert "NameError" in gone["result"]["stderr"]
+    kept = await run_code(http, identifier, "def twice(x):\n    return 2 * x\ntwice(secret + 20)")
+    assert kept["result"]["executionResult"] == 42  # variables and functions persist
+    other = await run_code(http, f"{identifier}-b", "secret")
+    assert "NameError" in other["result"]["stderr"]  # another session: another kernel
+
+
+async def test_a_timeout_restarts_the_kernel(http, identifier):
+    await run_code(http, identifier, "value = 7\nopen('kept.txt', 'w').write('x')")
+    stuck = await run_code(http, identifier, "while True: pass", timeout=1)
+    assert stuck["error"]["code"] == "Timeout"
+    after = await run_code(http, identifier, "import os\nprint(os.path.exists('kept.txt'))\nvalue")
+    assert after["result"]["stdout"] == "True\n"  # files stay
+    assert "NameError" in after["result"]["stderr"]  # the kernel's state went with it
 
 
 async def test_sandbox_python_is_the_venv_and_home_is_tmp(http, identifier):
