@@ -11,6 +11,7 @@ import logging
 import os
 import platform
 import re
+import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,12 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import files
+from . import files, legacy
 from .cgroups import detect as detect_cgroups
 from .cgroups import session_cgroup_limits
 from .config import (
     ACCEPTED_202_API_VERSIONS,
     DEFAULT_OUTPUT_STREAMS_MAX_LENGTH,
+    LEGACY_API_VERSIONS,
+    SHELL_API_VERSIONS,
     SUPPORTED_API_VERSIONS,
     EmulatorConfig,
 )
@@ -43,6 +46,8 @@ log = logging.getLogger("session_emulator")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9|\-&^%$#(){}\[\];<>_]{4,128}$")
 OPERATION_ID_RE = re.compile(r"^[A-Za-z0-9\-_.]{1,128}$")
 SESSION_API_VERSIONS = frozenset(SUPPORTED_API_VERSIONS) - {"2024-10-02-preview"}
+#: The file routes answer both dialects (the shape follows the api-version).
+FILE_API_VERSIONS = (*LEGACY_API_VERSIONS, *SUPPORTED_API_VERSIONS)
 EXECUTION_TYPES = {"synchronous": "Synchronous", "asynchronous": "Asynchronous"}
 CODE_INPUT_TYPES = {"inline", "inlinebase64", "inlinetext"}
 #: Upper bound on ``outputStreamsMaxLength`` so one execution keeps at most ~16 MB.
@@ -141,11 +146,50 @@ def _int_field(body: dict[str, Any], name: str, default: int) -> int:
     return int(value)
 
 
-def _parse_execution(body: Any, config: EmulatorConfig) -> tuple[str, str, int, int]:
-    """(code, executionType, timeout, outputStreamsMaxLength) from the flat request body."""
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """What a ``POST /executions`` (or legacy ``/code/execute``) body asks for."""
+
+    code: str
+    kind: str
+    execution_type: str
+    timeout: int
+    max_length: int
+
+
+def _shell_command(body: dict[str, Any], version: str) -> str | None:
+    """A Shell pool's command line (``shellCommand`` or ``execCommandAndArgs``), if any."""
+    command = body.get("shellCommand")
+    argv = body.get("execCommandAndArgs")
+    if command is None and argv is None:
+        return None
+    if version not in SHELL_API_VERSIONS:
+        raise BadRequest(
+            f"shellCommand needs api-version {' or '.join(sorted(SHELL_API_VERSIONS))}.",
+            code="InvalidRequestBody",
+        )
+    if (command is not None and argv is not None) or body.get("code"):
+        raise BadRequest(
+            "Give one of code, shellCommand and execCommandAndArgs.", code="InvalidRequestBody"
+        )
+    if argv is not None:
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise BadRequest(
+                "execCommandAndArgs must be a non-empty list of strings.",
+                code="InvalidRequestBody",
+            )
+        return shlex.join(argv)
+    if not isinstance(command, str) or not command.strip():
+        raise BadRequest("shellCommand must be a non-empty string.", code="InvalidRequestBody")
+    return command
+
+
+def _parse_execution(body: Any, config: EmulatorConfig, version: str) -> ExecutionRequest:
+    """The request of a flat ``POST /executions`` body (or a legacy body's ``properties``)."""
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="InvalidRequestBody")
-    code = body.get("code")
+    command = _shell_command(body, version)
+    code = body.get("code") if command is None else command
     if not isinstance(code, str) or not code:
         raise BadRequest("`Code` field is required in the request.", code="InvalidRequestBody")
     input_type = str(body.get("codeInputType") or "Inline").lower()
@@ -153,7 +197,7 @@ def _parse_execution(body: Any, config: EmulatorConfig) -> tuple[str, str, int, 
         raise BadRequest(
             f"Unknown codeInputType {body['codeInputType']!r}.", code="InvalidRequestBody"
         )
-    if input_type == "inlinebase64":
+    if input_type == "inlinebase64" and command is None:
         try:
             code = base64.b64decode(code, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
@@ -170,7 +214,13 @@ def _parse_execution(body: Any, config: EmulatorConfig) -> tuple[str, str, int, 
         _int_field(body, "outputStreamsMaxLength", DEFAULT_OUTPUT_STREAMS_MAX_LENGTH),
         MAX_OUTPUT_STREAMS_LENGTH,
     )
-    return code, execution_type, timeout, max_len
+    return ExecutionRequest(
+        code=code,
+        kind="python" if command is None else "shell",
+        execution_type=execution_type,
+        timeout=timeout,
+        max_length=max_len,
+    )
 
 
 def _execution_headers(request: Request, version: str, execution: Execution) -> dict[str, str]:
@@ -198,19 +248,25 @@ async def _run(state: State, session: Session, execution: Execution, code: str) 
         execution.done.set()
 
 
-async def create_execution(request: Request) -> Response:
-    """POST /executions: run code synchronously or in the background."""
-    state, version = _begin(request)
-    session = _session(request, state)
+async def _json_body(request: Request) -> Any:
     try:
-        body = await request.json()
+        return await request.json()
     except ValueError as exc:
         raise BadRequest("The request body is not valid JSON.", code="InvalidRequestBody") from exc
-    code, execution_type, timeout, max_len = _parse_execution(body, state.config)
-    status_code = 202 if version in ACCEPTED_202_API_VERSIONS else 200
+
+
+def _operation_id(request: Request) -> str | None:
     requested_id = request.headers.get("operation-id")
     if requested_id is not None and not OPERATION_ID_RE.match(requested_id):
         raise BadRequest("Invalid operation-id header.", code="InvalidOperationId")
+    return requested_id
+
+
+async def _start(
+    state: State, session: Session, wanted: ExecutionRequest, requested_id: str | None
+) -> Execution:
+    """Start an execution (or return the one this operation-id already started); a
+    synchronous one is awaited."""
     existing = session.executions.get(requested_id) if requested_id else None
     if existing is not None:
         execution = existing
@@ -218,16 +274,27 @@ async def create_execution(request: Request) -> Response:
         execution = Execution(
             id=requested_id or Execution.new_id(),
             identifier=session.identifier,
-            execution_type=execution_type,
-            timeout_seconds=timeout,
-            output_max_length=max_len,
+            execution_type=wanted.execution_type,
+            timeout_seconds=wanted.timeout,
+            output_max_length=wanted.max_length,
+            kind=wanted.kind,
         )
-        if execution_type == "Asynchronous":
+        if wanted.execution_type == "Asynchronous":
             execution.status = ExecutionStatus.RUNNING  # what the pool front end answers
         state.registry.remember(session, execution)
-        execution.task = asyncio.create_task(_run(state, session, execution, code))
-    if execution_type == "Synchronous":
+        execution.task = asyncio.create_task(_run(state, session, execution, wanted.code))
+    if execution.execution_type == "Synchronous":
         await asyncio.shield(execution.done.wait())
+    return execution
+
+
+async def create_execution(request: Request) -> Response:
+    """POST /executions: run code (or a Shell pool's command) synchronously or in the background."""
+    state, version = _begin(request)
+    session = _session(request, state)
+    wanted = _parse_execution(await _json_body(request), state.config, version)
+    status_code = 202 if version in ACCEPTED_202_API_VERSIONS else 200
+    execution = await _start(state, session, wanted, _operation_id(request))
     headers = _execution_headers(request, version, execution)
     if execution.status in TERMINAL:
         headers["X-Ms-Overall-Execution-Time"] = f"{execution.execution_time_ms:.6f}"
@@ -247,31 +314,56 @@ async def get_execution(request: Request) -> Response:
     return _json(execution.to_json())
 
 
+async def execute_code_legacy(request: Request) -> Response:
+    """POST /code/execute (2024-02-02-preview, 2024-08-02-preview): a synchronous cell."""
+    state, _ = _begin(request, versions=LEGACY_API_VERSIONS)
+    session = _session(request, state)
+    body = legacy.request_properties(await _json_body(request))
+    wanted = _parse_execution(body, state.config, LEGACY_API_VERSIONS[0])
+    if wanted.execution_type != "Synchronous":
+        raise BadRequest(
+            "This api-version runs code synchronously only; use /executions with "
+            "api-version 2024-10-02-preview or later for asynchronous executions.",
+            code="InvalidRequestBody",
+        )
+    execution = await _start(state, session, wanted, _operation_id(request))
+    headers = {
+        "operation-id": execution.id,
+        "X-Ms-Overall-Execution-Time": f"{execution.execution_time_ms:.6f}",
+    }
+    return _json(legacy.execution_body(execution), 202, headers)
+
+
 # --- files -----------------------------------------------------------------------------------
 
 
 async def upload_file(request: Request) -> Response:
-    """POST /files: multipart field ``file`` into /mnt/data (413 over the cap)."""
-    state, _ = _begin(request)
+    """POST /files (legacy: /files/upload): multipart field ``file`` into /mnt/data.
+
+    The part's filename may carry the /mnt/data/ prefix; 413 over the cap.
+    """
+    state, version = _begin(request, versions=FILE_API_VERSIONS)
     session = _session(request, state)
     cap = state.config.max_upload_bytes
-    with files.open_folder(session, request.query_params.get("path")) as folder:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cap + files.MULTIPART_OVERHEAD:
-            raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
-        name, staged = await files.receive_upload(
-            content_type_header=request.headers.get("content-type", ""),
-            stream=request.stream(),
-            staging=session.staging_dir,
-            max_bytes=cap,
-        )
-        try:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap + files.MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
+    name, staged = await files.receive_upload(
+        content_type_header=request.headers.get("content-type", ""),
+        stream=request.stream(),
+        staging=session.staging_dir,
+        max_bytes=cap,
+    )
+    try:
+        with files.open_folder(session, request.query_params.get("path")) as folder:
             await _check_quota(state, session, staged)
             files.store(folder, name, staged, uid=session.uid)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(staged)
-        return _json(files.describe(folder, name))
+            if version in LEGACY_API_VERSIONS:
+                return _json(legacy.file_list([(name, files.existing(folder, name))]))
+            return _json(files.describe(folder, name))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
 
 
 async def _check_quota(state: State, session: Session, staged: str | os.PathLike[str]) -> None:
@@ -284,30 +376,31 @@ async def _check_quota(state: State, session: Session, staged: str | os.PathLike
 
 
 async def list_files(request: Request) -> Response:
-    """GET /files: ``{"value": [...], "nextLink": null}``."""
-    state, _ = _begin(request)
+    """GET /files: ``{"value": [...], "nextLink": null}`` (legacy: ``properties`` entries)."""
+    state, version = _begin(request, versions=FILE_API_VERSIONS)
     session = _session(request, state)
     recursive = request.query_params.get("recursive", "false").lower() == "true"
     with files.open_folder(session, request.query_params.get("path")) as folder:
+        if version in LEGACY_API_VERSIONS:
+            return _json(legacy.file_list(files.scan(folder)))
         entries = files.list_folder(folder, recursive=recursive)
     return _json({"value": entries, "nextLink": None})
 
 
 async def file_metadata(request: Request) -> Response:
-    """GET /files/{name}: one ``SessionResourceFile``."""
-    state, _ = _begin(request)
+    """GET /files/{name}: one ``SessionResourceFile`` (legacy: a one-entry list)."""
+    state, version = _begin(request, versions=FILE_API_VERSIONS)
     session = _session(request, state)
     name = request.path_params["name"]
     with files.open_folder(session, request.query_params.get("path")) as folder:
-        return _json(files.describe(folder, name, files.existing(folder, name)))
+        st = files.existing(folder, name)
+        if version in LEGACY_API_VERSIONS:
+            return _json(legacy.file_list([(name, st)]))
+        return _json(files.describe(folder, name, st))
 
 
-async def download_file(request: Request) -> Response:
-    """GET /files/{name}/content: the raw bytes (a symlink is never followed: 404)."""
-    state, _ = _begin(request)
-    session = _session(request, state)
-    name = request.path_params["name"]
-    with files.open_folder(session, request.query_params.get("path")) as folder:
+def _download(session: Session, path: str | None, name: str) -> Response:
+    with files.open_folder(session, path) as folder:
         handle, size = files.open_content(folder, name)
     return StreamingResponse(
         files.iter_content(handle),
@@ -316,12 +409,37 @@ async def download_file(request: Request) -> Response:
     )
 
 
+async def download_file(request: Request) -> Response:
+    """GET /files/{name}/content: the raw bytes (a symlink is never followed: 404)."""
+    state, _ = _begin(request, versions=FILE_API_VERSIONS)
+    session = _session(request, state)
+    return _download(session, request.query_params.get("path"), request.path_params["name"])
+
+
+async def download_file_legacy(request: Request) -> Response:
+    """GET /files/content/{name}: the legacy download (``name`` may start with /mnt/data/).
+
+    The path collides with the newer ``/files/{name}/content`` for a file named
+    "content": with a newer api-version it is that file.
+    """
+    state, version = _begin(request, versions=FILE_API_VERSIONS)
+    session = _session(request, state)
+    target = request.path_params["name"]
+    if version not in LEGACY_API_VERSIONS:
+        if target != "content":
+            raise NotFound(f"File {target!r} not found.", code="FileNotFound")
+        return _download(session, request.query_params.get("path"), "content")
+    return _download(session, request.query_params.get("path"), files.upload_name(target))
+
+
 async def delete_file(request: Request) -> Response:
-    """DELETE /files/{name}: 204."""
-    state, _ = _begin(request)
+    """DELETE /files/{name}: 204 (legacy: 200 with a message)."""
+    state, version = _begin(request, versions=FILE_API_VERSIONS)
     session = _session(request, state)
     with files.open_folder(session, request.query_params.get("path")) as folder:
         await asyncio.to_thread(files.remove, folder, request.path_params["name"])
+    if version in LEGACY_API_VERSIONS:
+        return _json({"message": "file deleted successfully"})
     return Response(status_code=204)
 
 
@@ -419,8 +537,11 @@ def _routes(prefix: str) -> list[Route]:
     return [
         Route(f"{prefix}/executions", create_execution, methods=["POST"]),
         Route(f"{prefix}/executions/{{execution_id}}", get_execution, methods=["GET"]),
+        Route(f"{prefix}/code/execute", execute_code_legacy, methods=["POST"]),
         Route(f"{prefix}/files", upload_file, methods=["POST"]),
+        Route(f"{prefix}/files/upload", upload_file, methods=["POST"]),
         Route(f"{prefix}/files", list_files, methods=["GET"]),
+        Route(f"{prefix}/files/content/{{name:path}}", download_file_legacy, methods=["GET"]),
         Route(f"{prefix}/files/{{name}}/content", download_file, methods=["GET"]),
         Route(f"{prefix}/files/{{name}}", file_metadata, methods=["GET"]),
         Route(f"{prefix}/files/{{name}}", delete_file, methods=["DELETE"]),

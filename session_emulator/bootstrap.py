@@ -4,16 +4,19 @@ It is passed to ``python -u -c`` and lives as long as its session: a code-interp
 session keeps a Jupyter kernel, so variables, imports and functions persist from one
 execution to the next (the clients say so: "x = 5" then "print(x)"). The emulator talks
 to it over a Unix socket (``EMU_KERNEL_FD``). A request is an 8-byte big-endian length,
-the code, and three file descriptors passed with it (``SCM_RIGHTS``): the cell's stdout,
+a kind byte (``p``: Python code, ``s``: a shell command, as a Shell pool runs it), the
+source, and three file descriptors passed with it (``SCM_RIGHTS``): the cell's stdout,
 its stderr and a result pipe. The kernel points fd 1 and 2 at the first two while the cell
-runs (so subprocesses are captured too), then writes the last expression's value as JSON
-to the result pipe and closes it: that EOF is the end of the execution. Between cells fd
+runs (so subprocesses are captured too), then writes the last expression's value (or the
+shell command's exit code) as JSON to the result pipe and closes it: that EOF is the end
+of the execution. Between cells fd
 1 and 2 go to /dev/null. The socket's EOF ends the kernel.
 
 The code never touches a file another session could see. The last statement, when it is
 an expression, is evaluated separately and its value returned (``Out[n]``); a figure or an
 image (``savefig`` / ``_repr_png_``) becomes ``{"type": "image", "format": "png",
-"base64_data": ...}`` as the service returns it.
+"base64_data": ...}`` as the service returns it; so do pyplot figures left open by the
+cell (``plt.show()`` under the non-GUI backend), as a notebook's inline backend shows them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def _emu():
         os.setgid(int(uid))
         os.setuid(int(uid))
     limit = int(env.pop("EMU_RESULT_MAX", "1048576"))
+    env.setdefault("MPLBACKEND", "Agg")
     sys.stdin = open(os.devnull)
     sys.argv = [""]
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -59,9 +63,22 @@ def _emu():
         return {"type": "image", "format": "png",
                 "base64_data": base64.b64encode(bytes(data)).decode()}
 
+    def figure():
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return None
+        try:
+            if not plt.get_fignums():
+                return None
+            picture = image(plt.gcf())
+            plt.close("all")
+            return picture
+        except BaseException:
+            return None
+
     def encode(value):
         if value is None:
-            return ""
+            return figure() or ""
         picture = image(value) if not isinstance(value, (str, int, float, list, dict)) else None
         if picture is not None:
             return picture
@@ -92,28 +109,41 @@ def _emu():
             sys.stderr.flush()
         except BaseException:
             pass
-        out = encode(value)
+        return pack(encode(value), value)
+
+    def pack(out, value):
         data = json.dumps({"executionResult": out}).encode()
         if len(data) > limit:
             data = json.dumps({"executionResult": repr(value)[: limit // 2]}).encode()
         return data
+
+    def shell(src):
+        import subprocess
+        argv = ["/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh", "-c", src]
+        try:
+            code = subprocess.call(argv, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            print(f"{argv[0]}: {exc}", file=sys.stderr, flush=True)
+            code = 127
+        return json.dumps({"exitCode": 128 - code if code < 0 else code}).encode()
 
     def receive():
         fds, chunks, size, got = [], [], None, 0
         while size is None or got < size + 8:
             data, more, _, _ = socket.recv_fds(sock, 1 << 20, 3)
             if not data:
-                return None, fds
+                return None, None, fds
             fds += more
             chunks.append(data)
             got += len(data)
             if size is None and got >= 8:
                 size = struct.unpack(">Q", b"".join(chunks)[:8])[0]
-        return b"".join(chunks)[8:].decode("utf-8", "surrogatepass"), fds
+        body = b"".join(chunks)[8:]
+        return body[:1], body[1:].decode("utf-8", "surrogatepass"), fds
 
     null = os.open(os.devnull, os.O_RDWR)
     while True:
-        src, fds = receive()
+        kind, src, fds = receive()
         if src is None or len(fds) != 3:
             return
         out_fd, err_fd, result_fd = fds
@@ -121,7 +151,7 @@ def _emu():
         os.dup2(err_fd, 2)
         os.close(out_fd)
         os.close(err_fd)
-        data = cell(src)
+        data = shell(src) if kind == b"s" else cell(src)
         os.dup2(null, 1)
         os.dup2(null, 2)
         with os.fdopen(result_fd, "wb", closefd=True) as pipe:
@@ -129,5 +159,8 @@ def _emu():
 _emu()
 """
 
-#: The length prefix of a request (the code's UTF-8 size).
+#: The length prefix of a request (the kind byte plus the source's UTF-8 size).
 HEADER_FORMAT = ">Q"
+#: A request's kind byte: Python code for the kernel's namespace, or a shell command line.
+PYTHON = b"p"
+SHELL = b"s"

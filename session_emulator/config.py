@@ -13,6 +13,12 @@ GIB = 1024 * MIB
 DEFAULT_POOL_PREFIX = "/subscriptions/local/resourceGroups/local/sessionPools/local"
 #: The api-versions of the 2024-10-02-preview+ data-plane contract the emulator serves.
 SUPPORTED_API_VERSIONS = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")
+#: The legacy contract (``POST /code/execute``, ``/files/upload``, ``/files/content/{name}``,
+#: answers wrapped in ``properties``) that LangChain, LlamaIndex, AutoGen and Semantic Kernel
+#: still pin.
+LEGACY_API_VERSIONS = ("2024-02-02-preview", "2024-08-02-preview")
+#: api-versions whose ``POST /executions`` takes a Shell pool's ``shellCommand``.
+SHELL_API_VERSIONS = frozenset({"2025-02-02-preview", "2025-10-02-preview"})
 #: api-versions whose ``POST /executions`` answers 202 (later ones answer 200).
 ACCEPTED_202_API_VERSIONS = frozenset({"2024-10-02-preview", "2025-02-02-preview"})
 #: The service caps one execution at 220 seconds.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bootstrap import PYTHON, SHELL
 from .cgroups import SessionCgroups, join_argv
 from .config import EmulatorConfig
 from .kernel import Kernel, keep_tail, spawn_kernel
@@ -63,6 +64,10 @@ class Execution:
     execution_result: Any = None
     execution_time_ms: int = 0
     error: dict[str, str] | None = None
+    #: "python" (code for the kernel) or "shell" (a Shell pool's ``shellCommand``).
+    kind: str = "python"
+    #: A shell command's exit code (the service reports it as the ``status`` string).
+    exit_code: int | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -72,13 +77,20 @@ class Execution:
         """A fresh execution id (a GUID, like the service's)."""
         return str(uuid.uuid4())
 
+    @property
+    def reported_status(self) -> str:
+        """``status`` as the service reports it: a finished shell command's is its exit code."""
+        if self.kind == "shell" and self.status is ExecutionStatus.SUCCEEDED:
+            return str(self.exit_code)
+        return self.status.value
+
     def to_json(self) -> dict[str, Any]:
         """The ``SessionCodeExecutionResource`` body."""
         body: dict[str, Any] = {
             "id": self.id,
             "identifier": self.identifier,
             "executionType": self.execution_type,
-            "status": self.status.value,
+            "status": self.reported_status,
             "result": {
                 "stdout": self.stdout,
                 "stderr": self.stderr,
@@ -104,6 +116,8 @@ class Execution:
             "executionResult": self.execution_result,
             "executionTimeInMilliseconds": self.execution_time_ms,
             "error": self.error,
+            "kind": self.kind,
+            "exitCode": self.exit_code,
         }
 
     @classmethod
@@ -121,6 +135,8 @@ class Execution:
             execution_result=record.get("executionResult"),
             execution_time_ms=int(record.get("executionTimeInMilliseconds") or 0),
             error=record.get("error"),
+            kind=str(record.get("kind") or "python"),
+            exit_code=record.get("exitCode"),
         )
         if execution.status not in TERMINAL:
             # its process died with the emulator: report it as a session that crashed
@@ -227,7 +243,7 @@ class Runner:
         uid: int | None,
         slot: int = 0,
     ):
-        """Run ``code`` in the session's kernel and fill in ``execution``.
+        """Run ``code`` (a shell command line for a shell execution) in the session's kernel.
 
         Never raises for user-code problems. Cells of one session run one at a time; a
         cell that times out, or a session deleted meanwhile, kills the kernel.
@@ -308,13 +324,14 @@ class Runner:
         oom_before = self.cgroups.oom_kills(slot) if self.cgroups is not None else 0
         execution.process = kernel.process
         started = time.perf_counter()
+        kind = SHELL if execution.kind == "shell" else PYTHON
         try:
-            pipes = await kernel.send(code)
+            pipes = await kernel.send(code, kind)
         except OSError:  # the kernel died between cells: one more start, then give up
             await self.release(slot)
             kernel = await self._kernel(slot, session_dir, None)
             execution.process = kernel.process
-            pipes = await kernel.send(code)
+            pipes = await kernel.send(code, kind)
         if execution.status is ExecutionStatus.CANCELED:  # killed while it was being sent
             kernel.kill()
         elif execution.status is ExecutionStatus.NOT_STARTED:
@@ -402,7 +419,11 @@ class Runner:
             execution.execution_result = None
             return
         try:
-            execution.execution_result = json.loads(raw_result)["executionResult"]
+            reply = json.loads(raw_result)
+            if execution.kind == "shell":
+                execution.exit_code = int(reply["exitCode"])
+                reply["executionResult"] = ""
+            execution.execution_result = reply["executionResult"]
         except (ValueError, KeyError, TypeError):
             execution.execution_result = None
             if returncode != 0:

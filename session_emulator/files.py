@@ -39,6 +39,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 #: O_NONBLOCK: opening a FIFO planted by sandboxed code must not hang the event loop.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _READ_CHUNK = 64 * 1024
+#: RFC 2046: a boundary is at most 70 characters, plus the leading "--".
+_MAX_BOUNDARY_LINE = 72
 
 
 def validate_file_name(name: str) -> str:
@@ -202,12 +204,16 @@ def store(folder: Folder, name: str, staged: Path, *, uid: int | None) -> None:
             os.unlink(partial, dir_fd=folder.fd)
 
 
+def scan(folder: Folder) -> list[tuple[str, os.stat_result]]:
+    """The names in a folder, sorted, with their lstat."""
+    with os.scandir(folder.fd) as found:
+        return sorted((e.name, e.stat(follow_symlinks=False)) for e in found)
+
+
 def list_folder(folder: Folder, *, recursive: bool) -> list[dict[str, Any]]:
     """The entries of a folder (sorted by name), optionally with everything below it."""
-    with os.scandir(folder.fd) as scan:
-        found = sorted((e.name, e.stat(follow_symlinks=False)) for e in scan)
     entries = []
-    for name, st in found:
+    for name, st in scan(folder):
         entries.append(describe(folder, name, st))
         if recursive and stat.S_ISDIR(st.st_mode):
             try:
@@ -222,6 +228,50 @@ def list_folder(folder: Folder, *, recursive: bool) -> list[dict[str, Any]]:
     return entries
 
 
+def upload_name(filename: str) -> str:
+    """The file name an upload (or a legacy download) asks for, checked.
+
+    Most clients send a bare name; LlamaIndex and Semantic Kernel send the absolute
+    ``/mnt/data/<name>`` the file will have in the session, which means the same file.
+    Any other path is refused like a bad name (the ``path`` query names a subfolder).
+    """
+    if filename.startswith(_MNT_DATA + "/"):
+        filename = filename[len(_MNT_DATA) + 1 :]
+    return validate_file_name(filename)
+
+
+async def _multipart_boundary(
+    content_type_header: str, stream: AsyncIterator[bytes]
+) -> tuple[bytes, AsyncIterator[bytes]]:
+    """The boundary, from the header or, when the header is not multipart, from the body.
+
+    Semantic Kernel sets ``Content-Type: application/json`` on its client for executions
+    and httpx keeps it for the multipart upload that follows: the body still starts with
+    ``--<boundary>``, which is what is read here (at most one line of it).
+    """
+    _, params = parse_options_header(content_type_header)
+    boundary = params.get(b"boundary")
+    if content_type_header.lower().startswith("multipart/form-data") and boundary:
+        return boundary, stream
+    head = b""
+    iterator = stream.__aiter__()
+    while b"\r\n" not in head and len(head) < _MAX_BOUNDARY_LINE:
+        try:
+            head += await iterator.__anext__()
+        except StopAsyncIteration:
+            break
+    line = head.split(b"\r\n", 1)[0]
+    if not (line.startswith(b"--") and 2 < len(line) <= _MAX_BOUNDARY_LINE):
+        raise BadRequest("Expected multipart/form-data with a 'file' field.", code="InvalidUpload")
+
+    async def replay() -> AsyncIterator[bytes]:
+        yield head
+        async for chunk in iterator:
+            yield chunk
+
+    return line[2:], replay()
+
+
 async def receive_upload(
     *,
     content_type_header: str,
@@ -231,13 +281,11 @@ async def receive_upload(
 ) -> tuple[str, Path]:
     """Stream the multipart field ``file`` to a staging file; never read more than the cap.
 
+    Returns the name it asks for (:func:`upload_name`) and the staged file.
     The whole body, not only the file part, is bounded (cap plus ``MULTIPART_OVERHEAD``):
     other fields and headers are parsed and dropped, but must not stream forever.
     """
-    _, params = parse_options_header(content_type_header)
-    boundary = params.get(b"boundary")
-    if not content_type_header.lower().startswith("multipart/form-data") or not boundary:
-        raise BadRequest("Expected multipart/form-data with a 'file' field.", code="InvalidUpload")
+    boundary, stream = await _multipart_boundary(content_type_header, stream)
     state: dict[str, Any] = {"headers": [], "name": b"", "value": b"", "current": None}
     state["found"] = None
     state["size"] = 0
@@ -262,7 +310,7 @@ async def receive_upload(
         disposition = dict(state["headers"]).get(b"content-disposition", b"")
         _, opts = parse_options_header(disposition)
         if opts.get(b"name") == b"file" and b"filename" in opts and state["found"] is None:
-            state["found"] = validate_file_name(opts[b"filename"].decode("utf-8", "replace"))
+            state["found"] = upload_name(opts[b"filename"].decode("utf-8", "replace"))
             state["current"] = "file"
             out[0] = open(tmp, "wb")  # noqa: SIM115 - closed in the finally below
 

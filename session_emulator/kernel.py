@@ -21,7 +21,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from .bootstrap import HEADER_FORMAT
+from .bootstrap import HEADER_FORMAT, PYTHON
 
 log = logging.getLogger("session_emulator.kernel")
 
@@ -38,9 +38,9 @@ class CellPipes:
     result: int
 
 
-def send_cell(sock: socket.socket, code: str) -> CellPipes:
+def send_cell(sock: socket.socket, code: str, kind: bytes = PYTHON) -> CellPipes:
     """Send one cell with fresh pipes; the kernel gets the write ends (closed here)."""
-    payload = code.encode("utf-8", errors="surrogatepass")
+    payload = kind + code.encode("utf-8", errors="surrogatepass")
     pairs = [os.pipe() for _ in range(3)]
     try:
         message = struct.pack(HEADER_FORMAT, len(payload)) + payload
@@ -73,9 +73,9 @@ class Kernel:
         """Whether the process still runs."""
         return self.process.returncode is None
 
-    async def send(self, code: str) -> CellPipes:
+    async def send(self, code: str, kind: bytes = PYTHON) -> CellPipes:
         """Hand a cell to the kernel (blocking socket work happens off the loop)."""
-        return await asyncio.to_thread(send_cell, self.sock, code)
+        return await asyncio.to_thread(send_cell, self.sock, code, kind)
 
     def kill(self) -> None:
         """SIGKILL the kernel's process group (bwrap takes its pid namespace along)."""

@@ -16,11 +16,26 @@ async def test_api_version_is_required_and_checked(http, identifier):
     assert missing.status_code == 400
     assert missing.headers["x-ms-error-code"] == "MissingApiVersionParameter"
     unknown = await http.get(
-        "/files", params={"identifier": identifier, "api-version": "2024-02-02-preview"}
+        "/files", params={"identifier": identifier, "api-version": "2023-01-01-preview"}
     )
     assert unknown.status_code == 400
     assert unknown.json()["error"]["code"] == "InvalidApiVersionParameter"
-    for version in ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"):
+    # the legacy dialect has no /executions, the newer ones no /code/execute
+    legacy_on_new = await http.post(
+        "/executions", params=params(identifier, "2024-02-02-preview"), json={"code": "1"}
+    )
+    assert legacy_on_new.json()["error"]["code"] == "InvalidApiVersionParameter"
+    new_on_legacy = await http.post(
+        "/code/execute", params=params(identifier), json={"properties": {"code": "1"}}
+    )
+    assert new_on_legacy.json()["error"]["code"] == "InvalidApiVersionParameter"
+    for version in (
+        "2024-02-02-preview",
+        "2024-08-02-preview",
+        "2024-10-02-preview",
+        "2025-02-02-preview",
+        "2025-10-02-preview",
+    ):
         ok = await http.get("/files", params=params(identifier, version))
         assert ok.status_code == 200, version
 
