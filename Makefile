@@ -6,6 +6,9 @@
 #                  loads the app as Azure does; tests/worker runs in it
 #   .venv-session  the session image's Python and packages (session_image/requirements.txt):
 #                  what workflow code sees in the local sandbox, as in the image on Azure
+#   .venv-clients/<name>  one per agent framework's published session client, pinned in
+#                  clients/requirements-<name>.txt (their trees conflict with ours and with
+#                  each other): tests/clients runs each, unpatched, against the emulator
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,12 +30,24 @@ SESSION_STAMP := $(SESSION_VENV)/.installed
 
 PIP_INSTALL := -m pip install -q --disable-pip-version-check
 
-.PHONY: install worker-venv session-venv run test test-worker lint format bench soak clean
+CLIENTS := langchain llamaindex autogen semantickernel
+CLIENT_STAMPS := $(foreach c,$(CLIENTS),.venv-clients/$(c)/.installed)
 
-$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt
+.PHONY: install worker-venv session-venv clients run test test-worker lint format bench soak clean
+
+# The project itself is installed editable only for its console script, session-emulator.
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) $(PIP_INSTALL) --no-deps -e .
 	touch $(STAMP)
+
+.venv-clients/%/.installed: clients/requirements-%.txt
+	test -x .venv-clients/$*/bin/python || $(PYTHON) -m venv .venv-clients/$*
+	.venv-clients/$*/bin/python $(PIP_INSTALL) -r clients/requirements-$*.txt
+	touch $@
+
+clients: $(CLIENT_STAMPS)
 
 $(WORKER_STAMP): requirements.txt requirements-local.txt requirements-worker.txt
 	@py="$(PYTHON313)"; if [ -z "$$py" ]; then py=$$($(PYTHON) scripts/find_python.py 3.13) || { \
@@ -65,6 +80,7 @@ run: $(STAMP) $(SESSION_STAMP)
 	$(PY) -m devstack
 
 test: $(STAMP) $(SESSION_STAMP) $(WORKER_STAMP)
+	@$(MAKE) -s -j4 clients
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""CLI: ``python -m session_emulator --host 127.0.0.1 --port 8081 ...``."""
+"""CLI: ``session-emulator --port 8081 ...`` (or ``python -m session_emulator``)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     if egress not in ("none", "all"):
         raise SystemExit(f"{EGRESS_ENV} must be 'none' or 'all', not {egress!r}")
     p = argparse.ArgumentParser(
-        prog="python -m session_emulator",
+        prog="session-emulator",
         description="A local Azure Container Apps code-interpreter session pool.",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -90,8 +90,28 @@ def _parser() -> argparse.ArgumentParser:
         help="keep every session's files directly in DIR (e.g. /mnt/data) for one-session-per-"
         "container images; needs --insecure-no-sandbox; DIR's contents are deleted",
     )
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="PEM",
+        help="serve https with this certificate (clients such as Semantic Kernel require https)",
+    )
+    p.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="its private key")
     p.add_argument("--log-level", default="info")
     return p
+
+
+def _tls(args: argparse.Namespace) -> dict[str, str]:
+    """uvicorn's TLS settings for --tls-cert/--tls-key (both or neither)."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_cert is None:
+        return {}
+    for path in (args.tls_cert, args.tls_key):
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+    return {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
 
 
 def _config(args: argparse.Namespace) -> EmulatorConfig:
@@ -137,9 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("uvicorn.access").addFilter(_WithoutQuery())
     try:
         config = _config(args)
+        tls = _tls(args)
     except ValidationError as exc:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         logging.error("refusing to start: %s", problems)
+        return 2
+    except ValueError as exc:
+        logging.error("refusing to start: %s", exc)
         return 2
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("binding %s: the emulator is reachable beyond this machine", config.host)
@@ -161,11 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = create_app(config, isolation=isolation)
     logging.info("sandbox: %s", isolation[0].describe())
+    scheme = "https" if tls else "http"
+    port = sock.getsockname()[1]
     print(
-        f"session emulator: pool endpoint http://{config.host}:{config.port}{config.pool_prefix}",
+        f"session emulator: pool endpoint {scheme}://{config.host}:{port}{config.pool_prefix}",
         flush=True,
     )
-    serve_process(app, sock=sock, log_level=args.log_level.lower())
+    serve_process(app, sock=sock, log_level=args.log_level.lower(), **tls)
     return 0
 
 

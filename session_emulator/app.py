@@ -155,6 +155,7 @@ class ExecutionRequest:
     execution_type: str
     timeout: int
     max_length: int
+    jupyter_format: bool = False
 
 
 def _shell_command(body: dict[str, Any], version: str) -> str | None:
@@ -214,12 +215,18 @@ def _parse_execution(body: Any, config: EmulatorConfig, version: str) -> Executi
         _int_field(body, "outputStreamsMaxLength", DEFAULT_OUTPUT_STREAMS_MAX_LENGTH),
         MAX_OUTPUT_STREAMS_LENGTH,
     )
+    jupyter = body.get("returnJupyterFormatExecutionResult", body.get("returnJupyterFormat"))
+    if jupyter is not None and not isinstance(jupyter, bool):
+        raise BadRequest(
+            "returnJupyterFormatExecutionResult must be a boolean.", code="InvalidRequestBody"
+        )
     return ExecutionRequest(
         code=code,
         kind="python" if command is None else "shell",
         execution_type=execution_type,
         timeout=timeout,
         max_length=max_len,
+        jupyter_format=bool(jupyter),
     )
 
 
@@ -278,6 +285,7 @@ async def _start(
             timeout_seconds=wanted.timeout,
             output_max_length=wanted.max_length,
             kind=wanted.kind,
+            jupyter_format=wanted.jupyter_format,
         )
         if wanted.execution_type == "Asynchronous":
             execution.status = ExecutionStatus.RUNNING  # what the pool front end answers

@@ -9,8 +9,12 @@ source, and three file descriptors passed with it (``SCM_RIGHTS``): the cell's s
 its stderr and a result pipe. The kernel points fd 1 and 2 at the first two while the cell
 runs (so subprocesses are captured too), then writes the last expression's value (or the
 shell command's exit code) as JSON to the result pipe and closes it: that EOF is the end
-of the execution. Between cells fd
-1 and 2 go to /dev/null. The socket's EOF ends the kernel.
+of the execution. Between cells fd 1 and 2 go to /dev/null. The socket's EOF ends the
+kernel.
+
+The value goes both as JSON (the default answer; a non-finite float is null, as the
+service's examples show) and as its text/plain form (``pprint``, as IPython prints
+``Out[n]``), which the legacy dialect and ``returnJupyterFormatExecutionResult`` return.
 
 The code never touches a file another session could see. The last statement, when it is
 an expression, is evaluated separately and its value returned (``Out[n]``); a figure or an
@@ -77,17 +81,25 @@ def _emu():
             return None
 
     def encode(value):
-        if value is None:
-            return figure() or ""
-        picture = image(value) if not isinstance(value, (str, int, float, list, dict)) else None
+        # the value as JSON (the default answer) and as text/plain (a notebook's Out[n])
+        picture = figure() if value is None else None
+        if picture is None and not isinstance(value, (type(None), str, int, float, list, dict)):
+            picture = image(value)
         if picture is not None:
-            return picture
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
+            return picture, None
+        if value is None:
+            return "", None
+        import pprint
         try:
-            return json.loads(json.dumps(value, allow_nan=False))
+            text = pprint.pformat(value, sort_dicts=False)
         except BaseException:
-            return repr(value)
+            text = object.__repr__(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return None, text
+        try:
+            return json.loads(json.dumps(value, allow_nan=False)), text
+        except BaseException:
+            return text, text
 
     def cell(src):
         value = None
@@ -109,12 +121,15 @@ def _emu():
             sys.stderr.flush()
         except BaseException:
             pass
-        return pack(encode(value), value)
-
-    def pack(out, value):
-        data = json.dumps({"executionResult": out}).encode()
+        try:
+            out, text = encode(value)
+        except BaseException as exc:
+            show(exc)
+            out, text = "", None
+        data = json.dumps({"executionResult": out, "text": text}).encode()
         if len(data) > limit:
-            data = json.dumps({"executionResult": repr(value)[: limit // 2]}).encode()
+            short = (text or "")[: limit // 2]
+            data = json.dumps({"executionResult": short, "text": short}).encode()
         return data
 
     def shell(src):

@@ -62,6 +62,10 @@ class Execution:
     stdout: str = ""
     stderr: str = ""
     execution_result: Any = None
+    #: The value's text/plain form (``Out[n]``); None when the cell has no value.
+    result_text: str | None = None
+    #: ``returnJupyterFormatExecutionResult``: answer the text/plain form.
+    jupyter_format: bool = False
     execution_time_ms: int = 0
     error: dict[str, str] | None = None
     #: "python" (code for the kernel) or "shell" (a Shell pool's ``shellCommand``).
@@ -76,6 +80,28 @@ class Execution:
     def new_id() -> str:
         """A fresh execution id (a GUID, like the service's)."""
         return str(uuid.uuid4())
+
+    @property
+    def reported_result(self) -> Any:
+        """``executionResult``: the JSON value, or its text/plain form when asked for."""
+        if self.jupyter_format and self.result_text is not None:
+            return self.result_text
+        return self.execution_result
+
+    @property
+    def legacy_result(self) -> Any:
+        """The legacy ``result``: the text/plain form, as JSON where it is JSON (``42``).
+
+        Evidence: LangChain's docs show a real pool answering ``6 * 7`` with ``42`` (a
+        number) and AutoGen parses a list of names by splitting IPython's pretty text on
+        ",\\n" (docs/session_emulator.md, "Dialects").
+        """
+        if self.result_text is None:
+            return self.execution_result  # "" (no value) or an image
+        try:
+            return json.loads(self.result_text, parse_constant=_not_json)
+        except ValueError:
+            return self.result_text
 
     @property
     def reported_status(self) -> str:
@@ -94,7 +120,7 @@ class Execution:
             "result": {
                 "stdout": self.stdout,
                 "stderr": self.stderr,
-                "executionResult": self.execution_result,
+                "executionResult": self.reported_result,
                 "executionTimeInMilliseconds": self.execution_time_ms,
             },
         }
@@ -114,6 +140,8 @@ class Execution:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "executionResult": self.execution_result,
+            "resultText": self.result_text,
+            "jupyterFormat": self.jupyter_format,
             "executionTimeInMilliseconds": self.execution_time_ms,
             "error": self.error,
             "kind": self.kind,
@@ -133,6 +161,8 @@ class Execution:
             stdout=str(record.get("stdout") or ""),
             stderr=str(record.get("stderr") or ""),
             execution_result=record.get("executionResult"),
+            result_text=record.get("resultText"),
+            jupyter_format=bool(record.get("jupyterFormat")),
             execution_time_ms=int(record.get("executionTimeInMilliseconds") or 0),
             error=record.get("error"),
             kind=str(record.get("kind") or "python"),
@@ -152,6 +182,11 @@ class Execution:
         self.status = status
         self.error = {"code": "Canceled", "message": reason}
         _killpg(self.process)
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are not JSON (a response could not carry them)."""
+    raise ValueError(constant)
 
 
 def _killpg(process: asyncio.subprocess.Process | None) -> None:
@@ -424,6 +459,7 @@ class Runner:
                 execution.exit_code = int(reply["exitCode"])
                 reply["executionResult"] = ""
             execution.execution_result = reply["executionResult"]
+            execution.result_text = reply.get("text")
         except (ValueError, KeyError, TypeError):
             execution.execution_result = None
             if returncode != 0:

@@ -6,7 +6,8 @@ reference numbers as the service's .NET serializer writes them:
 
 - ``POST /code/execute`` → ``{"$id": "1", "properties": {"$id": "2", "status": "Success",
   "stdout", "stderr", "result", "executionTimeInMilliseconds"}}``; ``result`` is the last
-  expression's value (a number stays a number; an image is ``{"type": "image", ...}``);
+  expression's text/plain form, decoded where it is JSON (``42`` stays a number, a
+  string keeps its quotes), or ``{"type": "image", ...}`` for a picture;
 - ``POST /files/upload``, ``GET /files`` and ``GET /files/{name}`` →
   ``{"$id": "1", "value": [{"$id": "2", "properties": {"$id": "3", "filename", "size",
   "lastModifiedTime"}}]}``.
@@ -56,7 +57,7 @@ def execution_body(execution: Execution) -> dict[str, Any]:
             "status": SUCCESS if ok else FAILURE,
             "stdout": execution.stdout,
             "stderr": stderr,
-            "result": execution.execution_result if ok else None,
+            "result": execution.legacy_result if ok else None,
             "executionTimeInMilliseconds": execution.execution_time_ms,
         },
     }

@@ -40,7 +40,7 @@ async def test_legacy_execute_returns_the_value_and_streams_in_properties(http, 
 async def test_legacy_state_persists_and_an_exception_goes_to_stderr(http, identifier):
     await execute(http, identifier, "x = 5\nimport os\nos.chdir('/tmp')")
     props = (await execute(http, identifier, "print(x * 2)\nos.getcwd()"))["properties"]
-    assert (props["stdout"], props["result"]) == ("10\n", "/tmp")
+    assert (props["stdout"], props["result"]) == ("10\n", "'/tmp'")  # Out[n] keeps quotes
     failed = (await execute(http, identifier, "1 / 0"))["properties"]
     assert failed["status"] == "Success"  # the cell ran; the traceback is its output
     assert "ZeroDivisionError: division by zero" in failed["stderr"]
@@ -61,6 +61,23 @@ async def test_legacy_image_result(http, identifier):
     result = (await execute(http, identifier, code))["properties"]["result"]
     assert result["type"] == "image" and result["format"] == "png"
     assert base64.b64decode(result["base64_data"]) == b"\x89PNG fake"
+
+
+async def test_legacy_result_is_the_text_plain_form_decoded_where_it_is_json(http, identifier):
+    names = [f"package-number-{n}" for n in range(8)]
+    cases = {
+        "6 * 7": 42,
+        "[1, 2.5, None]": "[1, 2.5, None]",  # None is not JSON: the text stays
+        "[1, 2.5]": [1, 2.5],
+        "{'a': 1}": "{'a': 1}",
+        "'text'": "'text'",
+        "float('nan')": "nan",
+        "True": "True",
+        f"{names!r}": "[" + ",\n ".join(repr(n) for n in names) + "]",  # AutoGen splits on ",\n"
+        "x = 1": "",
+    }
+    for code, expected in cases.items():
+        assert (await execute(http, identifier, code))["properties"]["result"] == expected, code
 
 
 async def test_legacy_asynchronous_is_refused(http, identifier):
@@ -91,8 +108,8 @@ async def test_legacy_files_upload_list_download_delete(http, identifier):
         "/files/content//mnt/data/data.csv", params=params(identifier, LEGACY)
     )
     assert prefixed.content == b"a,b\n1,2\n"
-    read = await execute(http, identifier, "open('/mnt/data/data.csv').read().splitlines()")
-    assert read["properties"]["result"] == ["a,b", "1,2"]
+    read = await execute(http, identifier, "open('/mnt/data/data.csv').read().count('\\n')")
+    assert read["properties"]["result"] == 2
     gone = await http.delete("/files/data.csv", params=params(identifier, LEGACY))
     assert gone.status_code == 200 and gone.json() == {"message": "file deleted successfully"}
     missing = await http.get("/files/content/data.csv", params=params(identifier, LEGACY))

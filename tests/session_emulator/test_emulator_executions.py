@@ -50,13 +50,27 @@ async def test_execution_results_are_json_values(http, identifier):
         "{'a': [1, 2.5, None]}": {"a": [1, 2.5, None]},
         "'text'": "text",
         "a = None; a": "",
-        "float('nan')": "nan",
+        "float('nan')": None,  # the service's own example (CodeExecution_Execute_Result_NaN)
         "x = 1": "",
         "print('hi')": "",
         "object": "<class 'object'>",
     }
     for code, expected in cases.items():
         body = await run_code(http, identifier, code)
+        assert body["result"]["executionResult"] == expected, code
+
+
+async def test_jupyter_format_returns_the_text_plain_form(http, identifier):
+    # the service's examples: a = "nan";a -> "'nan'" and float('nan') -> "nan"
+    cases = {"a = 'nan';a": "'nan'", "float('nan')": "nan", "[1, 2]": "[1, 2]", "x = 1": ""}
+    for code, expected in cases.items():
+        body = await run_code(
+            http,
+            identifier,
+            code,
+            api_version="2025-10-02-preview",
+            returnJupyterFormatExecutionResult=True,
+        )
         assert body["result"]["executionResult"] == expected, code
 
 
