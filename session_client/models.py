@@ -3,7 +3,9 @@
 Field names are snake_case with the service's camelCase as aliases; unknown
 fields are ignored so newer api-versions do not break parsing. Status and
 execution-type casing varies between sources (``Succeeded``, ``succeeded``,
-legacy ``Success``), so both are normalised to one spelling.
+legacy ``Success``), so both are normalised to one spelling. A Shell pool reports a
+finished command's exit code as the status itself (``"0"``, ``"3"``): that is a
+``Succeeded`` execution with ``exit_code`` set.
 """
 
 from __future__ import annotations
@@ -102,6 +104,16 @@ class Execution(_ApiModel):
     status: ExecutionStatus
     result: ExecutionResult | None = None
     error: ExecutionError | None = None
+    #: A Shell pool's command exit code (its ``status`` string); None for Python pools.
+    exit_code: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shell_exit_code(cls, value: Any) -> Any:
+        status = value.get("status") if isinstance(value, dict) else None
+        if isinstance(status, str) and status.strip().lstrip("-").isdigit():
+            return {**value, "status": ExecutionStatus.Succeeded, "exit_code": int(status)}
+        return value
 
     @field_validator("execution_type", mode="before")
     @classmethod

@@ -126,3 +126,18 @@ async def test_auth_token(tmp_path):
         async with AzureSessionClient(endpoint=url, max_retries=0) as anonymous:
             with pytest.raises(SessionAuthError):
                 await anonymous.list_files(new_identifier())
+
+
+async def test_a_shell_execution_reads_back_with_its_exit_code(client, http, identifier):
+    started = await http.post(
+        "/executions",
+        params={"api-version": "2025-10-02-preview", "identifier": identifier},
+        json={"shellCommand": "echo out; exit 4"},
+    )
+    assert started.json()["status"] == "4"  # a Shell pool's status is the exit code
+    execution = await client.get_execution(identifier, started.json()["id"])
+    assert execution.status is ExecutionStatus.Succeeded and execution.is_terminal
+    assert execution.exit_code == 4
+    assert execution.result is not None and execution.result.stdout == "out\n"
+    python = await client.execute(identifier, "1 + 1", timeout_seconds=10)
+    assert python.exit_code is None

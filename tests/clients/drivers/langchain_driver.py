@@ -21,12 +21,16 @@ python = SessionsPythonREPLTool(pool_management_endpoint=POOL, access_token_prov
 bash = SessionsBashTool(pool_management_endpoint=POOL, access_token_provider=token)
 
 
-def invoke(code: str) -> dict:
-    """What an agent gets back from the tool (content) and the raw answer (artifact)."""
-    message = python.invoke(
-        {"args": {"python_code": code}, "id": "call-1", "name": python.name, "type": "tool_call"}
+def _call(tool, argument: str, value: str) -> dict:
+    """What an agent gets back from a tool call (content) and the raw answer (artifact)."""
+    message = tool.invoke(
+        {"args": {argument: value}, "id": "call-1", "name": tool.name, "type": "tool_call"}
     )
     return {"content": message.content, "artifact": message.artifact}
+
+
+def invoke(code: str) -> dict:
+    return _call(python, "python_code", code)
 
 
 def upload(name: str, data: str) -> dict:
@@ -54,10 +58,7 @@ def delete_session() -> dict:
 
 
 def bash_invoke(command: str) -> dict:
-    message = bash.invoke(
-        {"args": {"bash_command": command}, "id": "call-2", "name": bash.name, "type": "tool_call"}
-    )
-    return {"content": message.content, "artifact": message.artifact}
+    return _call(bash, "bash_command", command)
 
 
 def bash_upload(name: str, data: str) -> dict:
