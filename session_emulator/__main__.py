@@ -181,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         isolation = select_isolation(config)
     except SandboxUnavailable as exc:
+        sock.close()
         logging.error("refusing to start: %s", exc)
         return 2
     app = create_app(config, isolation=isolation)
