@@ -40,6 +40,7 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	$(PY) $(PIP_INSTALL) --no-deps -e .
+	rm -rf *.egg-info  # a build leftover: in the project root it would list the project as installed
 	touch $(STAMP)
 
 .venv-clients/%/.installed: clients/requirements-%.txt
