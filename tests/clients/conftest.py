@@ -18,6 +18,7 @@ import json
 import os
 import queue
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -53,7 +54,7 @@ class Pool:
         return httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {TOKEN}"},
-            verify=str(self.ca) if self.ca else True,
+            verify=ssl.create_default_context(cafile=str(self.ca)) if self.ca else True,
             timeout=30,
         )
 
