@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 
 import httpx
 from _serve import b64, serve, unb64
@@ -28,7 +29,9 @@ def tool(token: str | None = None, timeout: int | None = None) -> SessionsPython
     return SessionsPythonTool(
         pool_management_endpoint=POOL,
         auth_callback=lambda: token or os.environ["TOKEN"],
-        http_client=httpx.AsyncClient(verify=os.environ["CA"], timeout=60),
+        http_client=httpx.AsyncClient(
+            verify=ssl.create_default_context(cafile=os.environ["CA"]), timeout=60
+        ),
         settings=settings,
         enable_dangerous_file_uploads=True,
         allowed_upload_directories=[WORK],
