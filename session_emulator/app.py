@@ -353,25 +353,25 @@ async def upload_file(request: Request) -> Response:
     state, version = _begin(request, versions=FILE_API_VERSIONS)
     session = _session(request, state)
     cap = state.config.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap + files.MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
-    name, staged = await files.receive_upload(
-        content_type_header=request.headers.get("content-type", ""),
-        stream=request.stream(),
-        staging=session.staging_dir,
-        max_bytes=cap,
-    )
-    try:
-        with files.open_folder(session, request.query_params.get("path")) as folder:
+    with files.open_folder(session, request.query_params.get("path")) as folder:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap + files.MULTIPART_OVERHEAD:
+            raise PayloadTooLarge(f"The upload exceeds the {cap}-byte limit.")
+        name, staged = await files.receive_upload(
+            content_type_header=request.headers.get("content-type", ""),
+            stream=request.stream(),
+            staging=session.staging_dir,
+            max_bytes=cap,
+        )
+        try:
             await _check_quota(state, session, staged)
             files.store(folder, name, staged, uid=session.uid)
-            if version in LEGACY_API_VERSIONS:
-                return _json(legacy.file_list([(name, files.existing(folder, name))]))
-            return _json(files.describe(folder, name))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staged)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged)
+        if version in LEGACY_API_VERSIONS:
+            return _json(legacy.file_list([(name, files.existing(folder, name))]))
+        return _json(files.describe(folder, name))
 
 
 async def _check_quota(state: State, session: Session, staged: str | os.PathLike[str]) -> None:
