@@ -89,21 +89,6 @@ class Execution:
         return self.execution_result
 
     @property
-    def legacy_result(self) -> Any:
-        """The legacy ``result``: the text/plain form, as JSON where it is JSON (``42``).
-
-        Evidence: LangChain's docs show a real pool answering ``6 * 7`` with ``42`` (a
-        number) and AutoGen parses a list of names by splitting IPython's pretty text on
-        ",\\n" (docs/session_emulator.md, "Dialects").
-        """
-        if self.result_text is None:
-            return self.execution_result  # "" (no value) or an image
-        try:
-            return json.loads(self.result_text, parse_constant=_not_json)
-        except ValueError:
-            return self.result_text
-
-    @property
     def reported_status(self) -> str:
         """``status`` as the service reports it: a finished shell command's is its exit code."""
         if self.kind == "shell" and self.status is ExecutionStatus.SUCCEEDED:
@@ -182,11 +167,6 @@ class Execution:
         self.status = status
         self.error = {"code": "Canceled", "message": reason}
         _killpg(self.process)
-
-
-def _not_json(constant: str) -> Any:
-    """NaN and Infinity are not JSON (a response could not carry them)."""
-    raise ValueError(constant)
 
 
 def _killpg(process: asyncio.subprocess.Process | None) -> None:

@@ -18,6 +18,7 @@ here; the routes in :mod:`session_emulator.app` pick a dialect by ``api-version`
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -35,6 +36,26 @@ def request_properties(body: Any) -> Any:
     if isinstance(body, dict) and isinstance(body.get("properties"), dict):
         return body["properties"]
     return body
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are not JSON (a response could not carry them)."""
+    raise ValueError(constant)
+
+
+def result_value(execution: Execution) -> Any:
+    """``result``: the value's text/plain form, as JSON where it is JSON (``42``).
+
+    Evidence: LangChain's docs show a real pool answering ``6 * 7`` with ``42`` (a number)
+    and AutoGen parses a list of names by splitting IPython's pretty text on ``",\\n"``
+    (docs/session_emulator.md, "Dialects").
+    """
+    if execution.result_text is None:
+        return execution.execution_result  # "" (no value) or an image
+    try:
+        return json.loads(execution.result_text, parse_constant=_not_json)
+    except ValueError:
+        return execution.result_text
 
 
 def execution_body(execution: Execution) -> dict[str, Any]:
@@ -57,7 +78,7 @@ def execution_body(execution: Execution) -> dict[str, Any]:
             "status": SUCCESS if ok else FAILURE,
             "stdout": execution.stdout,
             "stderr": stderr,
-            "result": execution.legacy_result if ok else None,
+            "result": result_value(execution) if ok else None,
             "executionTimeInMilliseconds": execution.execution_time_ms,
         },
     }
