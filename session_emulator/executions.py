@@ -1,4 +1,4 @@
-"""One execution: spawn the sandboxed bootstrap, feed it code, bound its output, enforce time."""
+"""Executions: run each in its session's kernel, bound its output, enforce time and quota."""
 
 from __future__ import annotations
 

@@ -114,17 +114,17 @@ class InterpreterInfo:
 
 
 class Isolation(ABC):
-    """Builds the command that runs the bootstrap isolated for one session."""
+    """Builds the command that runs a session's kernel isolated."""
 
     name: str = "abstract"
-    #: Whether the bootstrap may drop to a per-session uid (needs root and a private /root view).
+    #: Whether the kernel may drop to a per-session uid (needs root and a private /root view).
     drops_uid: bool = False
     #: The seccomp program handed to the sandbox (None: no filter).
     seccomp: bytes | None = None
 
     @abstractmethod
     def argv(self, *, session_dir: Path, seccomp_fd: int | None = None) -> list[str]:
-        """The full argv; the bootstrap runs with cwd /mnt/data (or the session dir)."""
+        """The full argv; the kernel runs with cwd /mnt/data (or the session dir)."""
 
     def describe(self) -> str:
         """One line for the start-up log."""
@@ -195,7 +195,7 @@ class BwrapIsolation(Isolation):
         prefix = [bwrap, *root_binds(readable, tmp_bytes=config.limits.tmp_bytes)]
         prefix += ["--perms", "0755", "--dir", "/mnt"]
         if self.privileged:
-            # No user namespace: the bootstrap keeps CAP_SETUID/SETGID just long enough
+            # No user namespace: the kernel keeps CAP_SETUID/SETGID just long enough
             # to drop to the session's own uid, so RLIMIT_NPROC applies per session.
             prefix += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
             prefix += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -228,7 +228,7 @@ class BwrapIsolation(Isolation):
 
 
 class NoIsolation(Isolation):
-    """Runs the bootstrap directly in the session directory: NOT a sandbox."""
+    """Runs the kernel directly in the session directory: NOT a sandbox."""
 
     name = "none"
 
