@@ -63,6 +63,30 @@ async def test_legacy_image_result(http, identifier):
     assert base64.b64decode(result["base64_data"]) == b"\x89PNG fake"
 
 
+async def test_an_open_pyplot_figure_is_the_result_of_a_cell_without_a_value(http, identifier):
+    # matplotlib is not in the session image: a stand-in pyplot with the calls the kernel
+    # makes (get_fignums, gcf().savefig, close) shows the figure is taken and closed
+    code = (
+        "import sys, types\n"
+        "plt = types.ModuleType('matplotlib.pyplot')\n"
+        "class Figure:\n"
+        "    def savefig(self, buffer, format):\n"
+        "        buffer.write(b'\\x89PNG ' + format.encode())\n"
+        "figures = [1]\n"
+        "plt.get_fignums = lambda: list(figures)\n"
+        "plt.gcf = Figure\n"
+        "plt.close = lambda which: figures.clear()\n"
+        "sys.modules['matplotlib.pyplot'] = plt\n"
+        "plt.show = lambda: None\n"
+        "plt.show()"
+    )
+    result = (await execute(http, identifier, code))["properties"]["result"]
+    assert result["type"] == "image"
+    assert base64.b64decode(result["base64_data"]) == b"\x89PNG png"
+    after = (await execute(http, identifier, "figures"))["properties"]["result"]
+    assert after == []  # closed after it was shown, as a notebook's inline backend does
+
+
 async def test_legacy_result_is_the_text_plain_form_decoded_where_it_is_json(http, identifier):
     names = [f"package-number-{n}" for n in range(8)]
     cases = {
