@@ -281,7 +281,7 @@ class Runner:
                 execution.status = ExecutionStatus.FAILED
                 execution.error = {"code": "InternalServerError", "message": f"spawn failed: {exc}"}
                 return
-            await self._run_cell(kernel, execution, code, session_dir, slot)
+            await self._run_cell(kernel, execution, code, session_dir, slot, uid)
 
     async def _kernel(self, slot: int, session_dir: Path, uid: int | None) -> Kernel:
         """The session's kernel, started when it has none (or its last one died)."""
@@ -320,12 +320,16 @@ class Runner:
         self._kernels[slot] = kernel
         return kernel
 
-    async def release(self, slot: int) -> None:
-        """Stop a session's kernel (the session was deleted or reaped)."""
+    async def _stop_kernel(self, slot: int) -> None:
+        """Stop a session's kernel; its lock stays, so its next cells still queue on it."""
         kernel = self._kernels.pop(slot, None)
-        self._locks.pop(slot, None)
         if kernel is not None:
             await kernel.close()
+
+    async def release(self, slot: int) -> None:
+        """Stop a session's kernel and forget its lock (the session was deleted or reaped)."""
+        await self._stop_kernel(slot)
+        self._locks.pop(slot, None)
 
     async def close(self) -> None:
         """Stop every kernel (the emulator is shutting down)."""
@@ -333,7 +337,13 @@ class Runner:
             await self.release(slot)
 
     async def _run_cell(
-        self, kernel: Kernel, execution: Execution, code: str, session_dir: Path, slot: int
+        self,
+        kernel: Kernel,
+        execution: Execution,
+        code: str,
+        session_dir: Path,
+        slot: int,
+        uid: int | None,
     ) -> None:
         keep = execution.output_max_length * 4  # UTF-8: at most 4 bytes per character
         oom_before = self.cgroups.oom_kills(slot) if self.cgroups is not None else 0
@@ -343,8 +353,8 @@ class Runner:
         try:
             pipes = await kernel.send(code, kind)
         except OSError:  # the kernel died between cells: one more start, then give up
-            await self.release(slot)
-            kernel = await self._kernel(slot, session_dir, None)
+            await self._stop_kernel(slot)
+            kernel = await self._kernel(slot, session_dir, uid)
             execution.process = kernel.process
             pipes = await kernel.send(code, kind)
         if execution.status is ExecutionStatus.CANCELED:  # killed while it was being sent
@@ -362,14 +372,14 @@ class Runner:
             outcome = await self._watch(kernel, drains[2], execution.timeout_seconds, session_dir)
         finally:
             if outcome != "exited" or not kernel.alive:
-                await self.release(slot)  # timeout, quota, cancel or death: state is gone
+                await self._stop_kernel(slot)  # timeout, quota, cancel or death: state is gone
             done, pending = await asyncio.wait(drains, timeout=DRAIN_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
             execution.execution_time_ms = int((time.perf_counter() - started) * 1000)
         if outcome == "exited" and await self.over_quota(session_dir):
             outcome = "quota"
-            await self.release(slot)
+            await self._stop_kernel(slot)
         stdout, stderr, raw_result = (t.result() if t in done else b"" for t in drains)
         execution.stdout = _truncate(stdout, execution.output_max_length)
         execution.stderr = _truncate(stderr, execution.output_max_length)

@@ -2,9 +2,10 @@
 
 The emulator starts it on a session's first execution and keeps it while the session
 lives, so state persists between executions as in the real service's Jupyter kernel.
-Cells run one at a time (``lock``). A cell that outlives its timeout, or a session that is
-deleted, kills the kernel with its whole process group; the next execution starts a
-fresh one (like a kernel restart: variables are gone, files in /mnt/data stay).
+The runner sends a session's cells one at a time. A cell that outlives its timeout, or a
+session that is deleted, kills the kernel with its whole process group; the next
+execution starts a fresh one (like a kernel restart: variables are gone, files in
+/mnt/data stay).
 
 The wire protocol is in :mod:`session_emulator.bootstrap`; :func:`send_cell` is its
 client half, shared with the start-up probe.
@@ -19,7 +20,7 @@ import os
 import signal
 import socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .bootstrap import HEADER_FORMAT, PYTHON
 
@@ -65,7 +66,6 @@ class Kernel:
     sock: socket.socket
     #: The folder it was started on (/mnt/data): a kernel never serves another session.
     session_dir: str = ""
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stderr_task: asyncio.Task[bytes] | None = None
 
     @property

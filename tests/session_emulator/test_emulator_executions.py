@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 
@@ -12,7 +14,7 @@ from emulator_support import params, poll, run_code
 
 from session_emulator.config import EmulatorConfig
 from session_emulator.executions import Execution, ExecutionStatus, Runner
-from session_emulator.sandbox import InterpreterInfo, NoIsolation
+from session_emulator.sandbox import InterpreterInfo, NoIsolation, select_isolation
 
 
 async def test_sync_execution_returns_stdout_and_last_expression(http, identifier):
@@ -247,3 +249,42 @@ async def test_cancel_before_the_process_exists_still_stops_it(tmp_path, monkeyp
     await runner.run(execution, code="import time\ntime.sleep(30)", session_dir=tmp_path, uid=None)
     assert time.monotonic() - started < 10
     assert execution.status == "Canceled"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-session uids need root")
+async def test_a_kernel_restarted_after_dying_between_cells_keeps_the_session_uid(tmp_path):
+    """The restart path must not fall back to root: the cell runs as the session's uid."""
+    config = EmulatorConfig(data_dir=tmp_path / "emu")
+    isolation, interpreter = select_isolation(config)
+    assert isolation.drops_uid
+    runner = Runner(config=config, isolation=isolation, interpreter=interpreter)
+    folder = tmp_path / "session"
+    folder.mkdir()
+    uid = config.sandbox_uid_base + 7
+    os.chown(folder, uid, uid)
+
+    async def whoami() -> Execution:
+        execution = Execution(
+            id=Execution.new_id(),
+            identifier="uid-1",
+            execution_type="Synchronous",
+            timeout_seconds=20,
+            output_max_length=100,
+        )
+        await runner.run(
+            execution, code="import os\nos.getuid()", session_dir=folder, uid=uid, slot=7
+        )
+        return execution
+
+    try:
+        assert (await whoami()).execution_result == uid
+        kernel = runner._kernels[7]
+        os.killpg(kernel.process.pid, signal.SIGKILL)
+        time.sleep(0.5)  # dead, but not yet reaped by the loop: the send fails, then a restart
+        assert kernel.process.returncode is None
+        again = await whoami()
+        assert again.status == "Succeeded", again.error
+        assert again.execution_result == uid
+        assert runner._kernels[7] is not kernel
+    finally:
+        await runner.close()
